@@ -1,0 +1,182 @@
+"""One build: load → site graph → render plan → templates → writer.
+
+Every error, from content or templates, is collected before the output folder changes;
+only a build with none commits its files. ``factsite check`` runs the same build into a
+:class:`~generator.writer.NullSink`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .cache import MemoryCache
+from .diagnostics import BuildFailed, Report
+from .graph import SiteGraph, build_graph
+from .loader import load_site
+from .model import StaticFile
+from .plan import PageSpec, plan_site
+from .theme import TemplateFailed, Theme
+from .urls import Hrefs, Urls, output_file
+from .writer import NullSink, OutputWriter, UnsafeOutput, WriteStats
+
+
+@dataclass
+class BuildOptions:
+    site_dir: Path
+    out_dir: Path | None = None  # default: <site>/output
+    drafts: bool = False
+    base_url: str | None = None
+    strict: bool = False
+    now: dt.datetime | None = None  # what counts as "the future"; default: the clock
+
+    @property
+    def output(self) -> Path:
+        return self.out_dir if self.out_dir is not None else self.site_dir / "output"
+
+
+@dataclass
+class BuildResult:
+    report: Report
+    stats: WriteStats = field(default_factory=WriteStats)
+    pages: int = 0
+    seconds: float = 0.0
+
+
+def build(
+    options: BuildOptions,
+    *,
+    write: bool = True,
+    cache: MemoryCache | None = None,
+    theme: Theme | None = None,
+) -> BuildResult:
+    """Build the site; raises :class:`BuildFailed` (output untouched) on any error.
+
+    ``cache`` and ``theme`` may be kept by a long-running caller between builds.
+    """
+    started = time.perf_counter()
+    site_dir = options.site_dir
+    report = Report(root=site_dir)
+    content = load_site(site_dir, report, base_url=options.base_url, cache=cache)
+    if content is None or report.failed(options.strict):
+        raise BuildFailed(report)
+
+    now = options.now or dt.datetime.now(dt.UTC)
+    graph = build_graph(content, now, drafts=options.drafts)
+    theme = theme or Theme(site_dir)
+    urls = Urls(content.config.base_url)
+    specs = list(plan_site(graph, urls))
+    generated = {output_file(spec.path) for spec in specs}
+    generated |= {f"assets/{a.published}" for a in theme.assets.values()}
+    static = _static_files(content.static_files, generated, report)
+
+    sink: OutputWriter | NullSink
+    try:
+        sink = (
+            OutputWriter(options.output, protected=[site_dir / "content", site_dir / "templates"])
+            if write
+            else NullSink()
+        )
+    except UnsafeOutput as exc:
+        report.error(options.output, None, str(exc))
+        raise BuildFailed(report) from None
+
+    try:
+        _render_pages(specs, graph, urls, theme, content.static_files, sink, report)
+        if report.failed(options.strict):
+            raise BuildFailed(report)
+        for asset in theme.assets.values():
+            sink.copy(output_file(urls.asset(asset.published)), asset.source)
+        for item in static:
+            sink.copy(item.relpath, item.source)
+        stats = sink.commit()
+    except BuildFailed:
+        sink.abort()
+        raise
+    except UnsafeOutput as exc:
+        sink.abort()
+        report.error(options.output, None, str(exc))
+        raise BuildFailed(report) from None
+    except BaseException:
+        sink.abort()
+        raise
+    return BuildResult(report, stats, len(specs), time.perf_counter() - started)
+
+
+def _static_files(files: list[StaticFile], generated: set[str], report: Report) -> list[StaticFile]:
+    """Static files, minus (with an error) any that would replace a generated file."""
+    kept = []
+    for item in files:
+        if item.relpath in generated:
+            report.error(
+                item.source,
+                None,
+                f"static file would replace the generated '{item.relpath}'",
+                hint="rename or move the static file",
+            )
+        else:
+            kept.append(item)
+    return kept
+
+
+def base_context(
+    graph: SiteGraph, urls: Urls, theme: Theme, static_files: list[StaticFile]
+) -> dict[str, Any]:
+    """What every template sees: settings, the graph and the URL helpers."""
+    static_names = {f.relpath for f in static_files}
+
+    def asset(name: str) -> str:
+        if name not in theme.assets:
+            raise LookupError(f"asset '{name}' not found in templates/assets/")
+        return urls.href(urls.asset(theme.assets[name].published))
+
+    return {
+        "site": graph.config,
+        "graph": graph,
+        "url": Hrefs(urls),
+        "path": urls,
+        "href": urls.href,
+        "absolute": urls.absolute,
+        "asset": asset,
+        "has_static": lambda relpath: relpath.lstrip("/") in static_names,
+        "footer_pages": [
+            p for slug in ("about", "methodology", "corrections-policy") if (p := graph.page(slug))
+        ],
+    }
+
+
+def _render_pages(
+    specs: list[PageSpec],
+    graph: SiteGraph,
+    urls: Urls,
+    theme: Theme,
+    static_files: list[StaticFile],
+    sink: OutputWriter | NullSink,
+    report: Report,
+) -> None:
+    common = base_context(graph, urls, theme, static_files)
+    seen: set[tuple[str, int | None, str]] = set()
+    for spec in specs:
+        context = {
+            **common,
+            **spec.context,
+            "page_path": spec.path,
+            "canonical": urls.absolute(spec.path),
+        }
+        try:
+            html = theme.render(spec.template, context)
+        except TemplateFailed as exc:
+            key = (exc.path, exc.line, exc.message)
+            if key not in seen:  # a broken layout fails every page: say it once
+                seen.add(key)
+                report.error(
+                    exc.path,
+                    exc.line,
+                    f"template error: {exc.message} (while rendering {spec.path})",
+                    source_line=exc.source_line,
+                )
+            continue
+        sink.write(output_file(spec.path), html.encode("utf-8"))

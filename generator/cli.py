@@ -1,0 +1,183 @@
+"""The ``factsite`` command line: a thin layer over build, check and scaffold.
+
+Exit status: 0 on success, 1 when the site has errors (or warnings under ``--strict``),
+2 for a mistake in the command itself. Content mistakes never print a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from . import __version__, scaffold
+from .build import BuildOptions, build
+from .diagnostics import BuildFailed, Diagnostic, Report
+
+EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="factsite", description="Build a fact-checking site from Markdown files."
+    )
+    parser.add_argument("--version", action="version", version=f"factsite {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def site_options(cmd: argparse.ArgumentParser) -> None:
+        cmd.add_argument(
+            "site",
+            nargs="?",
+            default=".",
+            type=Path,
+            help="site folder holding content/ (default: current folder)",
+        )
+        cmd.add_argument(
+            "--drafts",
+            action="store_true",
+            help="also publish drafts and entries dated in the future",
+        )
+        cmd.add_argument("--base-url", metavar="URL", help="override base_url from site.yaml")
+        cmd.add_argument("--strict", action="store_true", help="treat warnings as errors")
+        cmd.add_argument(
+            "--format",
+            choices=("text", "github"),
+            default="text",
+            help="how to print problems (github: Actions annotations)",
+        )
+        cmd.add_argument("-q", "--quiet", action="store_true", help="print only errors")
+
+    build_cmd = commands.add_parser("build", help="build the site into the output folder")
+    site_options(build_cmd)
+    build_cmd.add_argument(
+        "-o", "--output", type=Path, metavar="OUT", help="output folder (default: SITE/output)"
+    )
+    build_cmd.set_defaults(handler=_cmd_build)
+
+    check_cmd = commands.add_parser("check", help="validate everything without writing")
+    site_options(check_cmd)
+    check_cmd.set_defaults(handler=_cmd_check)
+
+    new_cmd = commands.add_parser("new", help="create a new entry or company file")
+    new_cmd.add_argument("kind", choices=("entry", "company"))
+    new_cmd.add_argument("title", help="the check's title or the company's name")
+    new_cmd.add_argument("--site", type=Path, default=Path("."), help="site folder")
+    new_cmd.set_defaults(handler=_cmd_new)
+
+    init_cmd = commands.add_parser("init", help="create a new site that builds at once")
+    init_cmd.add_argument("directory", type=Path)
+    init_cmd.set_defaults(handler=_cmd_init)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def _now() -> dt.datetime | None:
+    """``FACTSITE_NOW`` (ISO 8601) pins the clock, e.g. to reproduce a past build."""
+    value = os.environ.get("FACTSITE_NOW")
+    if not value:
+        return None
+    moment = dt.datetime.fromisoformat(value)
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
+def _options(args: argparse.Namespace) -> BuildOptions | None:
+    site = args.site
+    if not (site / "content").is_dir():
+        print(
+            f"factsite: {site} has no content/ folder; is it a site? "
+            f"(create one with 'factsite init DIR')",
+            file=sys.stderr,
+        )
+        return None
+    return BuildOptions(
+        site_dir=site,
+        out_dir=getattr(args, "output", None),
+        drafts=args.drafts,
+        base_url=args.base_url,
+        strict=args.strict,
+        now=_now(),
+    )
+
+
+def print_diagnostics(items: list[Diagnostic], fmt: str, quiet: bool) -> None:
+    for item in items:
+        if quiet and item.severity.value == "warning":
+            continue
+        print(item.format_github() if fmt == "github" else item.format(), file=sys.stderr)
+
+
+def _run(args: argparse.Namespace, write: bool) -> int:
+    options = _options(args)
+    if options is None:
+        return EXIT_USAGE
+    try:
+        result = build(options, write=write)
+    except BuildFailed as failed:
+        report: Report = failed.report
+        print_diagnostics(report.items, args.format, args.quiet)
+        errors, warnings = len(report.errors), len(report.warnings)
+        reason = f"{errors} error(s)" if errors else f"{warnings} warning(s) under --strict"
+        print(
+            f"factsite: {'build' if write else 'check'} failed with {reason}; "
+            f"{'the previous output is unchanged' if write else 'nothing was written'}",
+            file=sys.stderr,
+        )
+        return EXIT_ERRORS
+    print_diagnostics(result.report.items, args.format, args.quiet)
+    if not args.quiet:
+        warnings = len(result.report.warnings)
+        tail = f", {warnings} warning(s)" if warnings else ""
+        if write:
+            stats = result.stats
+            print(
+                f"Built {stats.total} files ({result.pages} pages) into {options.output}: "
+                f"{stats.written} written, {stats.unchanged} unchanged, {stats.removed} removed"
+                f"{tail}, {result.seconds:.2f} s"
+            )
+        else:
+            print(f"Checked {result.pages} pages: no errors{tail}, {result.seconds:.2f} s")
+    return EXIT_OK
+
+
+def _cmd_build(args: argparse.Namespace) -> int:
+    return _run(args, write=True)
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    return _run(args, write=False)
+
+
+def _cmd_new(args: argparse.Namespace) -> int:
+    try:
+        if args.kind == "entry":
+            path = scaffold.new_entry(args.site, args.title, _now() or dt.datetime.now(dt.UTC))
+        else:
+            path = scaffold.new_company(args.site, args.title)
+    except scaffold.ScaffoldError as exc:
+        print(f"factsite: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"Created {path}")
+    return EXIT_OK
+
+
+def _cmd_init(args: argparse.Namespace) -> int:
+    try:
+        scaffold.init_site(args.directory)
+    except scaffold.ScaffoldError as exc:
+        print(f"factsite: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    print(
+        f"Created a new site in {args.directory}. Build it with:\n  factsite build {args.directory}"
+    )
+    return EXIT_OK

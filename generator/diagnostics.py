@@ -1,0 +1,128 @@
+"""Problems found in a site's content, reported as ``path:line: message``.
+
+Every step that reads authored files (front matter, site.yaml, templates) records what is
+wrong in a :class:`Report` instead of raising, so one run shows every mistake at once::
+
+    Diagnostic            one problem: file, line, message, optional hint
+    Report                the problems of one build, in the order they were found
+    BuildFailed           raised by the build once a report holds errors
+
+Only :class:`BuildFailed` crosses module boundaries; the command line turns it into an
+exit status without a traceback.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+
+
+class Severity(Enum):
+    ERROR = "error"
+    WARNING = "warning"
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    """One problem in one file. ``line`` is 1-based; ``None`` when no line applies."""
+
+    path: str
+    line: int | None
+    message: str
+    severity: Severity = Severity.ERROR
+    hint: str | None = None
+    source_line: str | None = None
+
+    @property
+    def location(self) -> str:
+        return f"{self.path}:{self.line}" if self.line else self.path
+
+    def format(self) -> str:
+        """The plain text form: ``path:line: message`` then hint and offending line."""
+        prefix = "" if self.severity is Severity.ERROR else "warning: "
+        text = f"{self.location}: {prefix}{self.message}"
+        if self.hint:
+            text += f"\n    hint: {self.hint}"
+        if self.source_line is not None and self.line:
+            text += f"\n    {self.line:>4} | {self.source_line.rstrip()}"
+        return text
+
+    def format_github(self) -> str:
+        """A GitHub Actions workflow command, shown as an annotation on the file."""
+        kind = "error" if self.severity is Severity.ERROR else "warning"
+        where = f"file={self.path}" + (f",line={self.line}" if self.line else "")
+        message = self.message + (f" ({self.hint})" if self.hint else "")
+        message = message.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+        return f"::{kind} {where}::{message}"
+
+
+@dataclass
+class Report:
+    """Collects the diagnostics of one build; ``root`` makes paths relative for display."""
+
+    root: Path | None = None
+    items: list[Diagnostic] = field(default_factory=list)
+
+    def display_path(self, path: Path | str) -> str:
+        path = Path(path)
+        if self.root is not None:
+            try:
+                return path.resolve().relative_to(self.root.resolve()).as_posix()
+            except ValueError:
+                pass
+        return path.as_posix()
+
+    def add(
+        self,
+        path: Path | str,
+        line: int | None,
+        message: str,
+        *,
+        severity: Severity = Severity.ERROR,
+        hint: str | None = None,
+        source_line: str | None = None,
+    ) -> None:
+        self.items.append(
+            Diagnostic(self.display_path(path), line, message, severity, hint, source_line)
+        )
+
+    def error(self, path: Path | str, line: int | None, message: str, **kw: object) -> None:
+        self.add(path, line, message, severity=Severity.ERROR, **kw)  # type: ignore[arg-type]
+
+    def warning(self, path: Path | str, line: int | None, message: str, **kw: object) -> None:
+        self.add(path, line, message, severity=Severity.WARNING, **kw)  # type: ignore[arg-type]
+
+    def extend(self, other: Iterable[Diagnostic]) -> None:
+        self.items.extend(other)
+
+    @property
+    def errors(self) -> list[Diagnostic]:
+        return [d for d in self.items if d.severity is Severity.ERROR]
+
+    @property
+    def warnings(self) -> list[Diagnostic]:
+        return [d for d in self.items if d.severity is Severity.WARNING]
+
+    def failed(self, strict: bool = False) -> bool:
+        """Whether the build must stop: any error, or under ``strict`` any warning."""
+        return bool(self.errors) or (strict and bool(self.warnings))
+
+
+class BuildFailed(Exception):
+    """The site has content or template errors; ``report`` lists them all."""
+
+    def __init__(self, report: Report) -> None:
+        super().__init__(f"{len(report.errors)} error(s)")
+        self.report = report
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
+    """The closest of ``choices`` to ``word`` (case-insensitive), if one is close enough."""
+    by_lower: dict[str, str] = {}
+    for choice in choices:
+        by_lower.setdefault(choice.lower(), choice)
+    matches = difflib.get_close_matches(word.lower(), list(by_lower), n=1, cutoff=0.6)
+    return by_lower[matches[0]] if matches else None

@@ -1,0 +1,167 @@
+"""The site graph: published entries cross-linked with companies, verdicts and tags.
+
+Built once from the content model, before anything is rendered. Every listing a template
+shows is computed here, so no template loops over all entries to find its own.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+
+from .model import Company, Content, Entry, Page, SiteConfig, Verdict
+from .urls import tag_slug
+
+RELATED_CHECKS = 4
+RELATED_COMPANIES = 6
+# Related checks are looked for among this many neighbours in time on each shared
+# company or tag, which keeps the work per entry bounded on archives of any size.
+_RELATED_WINDOW = 40
+
+
+@dataclass
+class Tag:
+    name: str
+    slug: str
+    entries: list[Entry] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class VerdictCount:
+    verdict: Verdict
+    count: int
+    share: float  # of the company's checks, 0..1
+
+
+@dataclass
+class SiteGraph:
+    """Everything the templates need, with the relations computed once."""
+
+    config: SiteConfig
+    entries: list[Entry]  # published, newest first
+    companies: dict[str, Company]  # by slug, A–Z by name
+    pages: list[Page]
+    checks_by_company: dict[str, list[Entry]]
+    checks_by_verdict: dict[str, list[Entry]]
+    tags: dict[str, Tag]  # by slug, A–Z
+    related_checks: dict[str, list[Entry]]
+    related_companies: dict[str, list[tuple[Company, int]]]
+    corrected: list[Entry]  # with a correction or update, latest correction first
+
+    def company_list(self, entry: Entry) -> list[Company]:
+        return [self.companies[slug] for slug in entry.companies]
+
+    def verdict(self, verdict_id: str) -> Verdict:
+        return self.config.verdict(verdict_id)
+
+    def verdict_breakdown(self, company_slug: str) -> list[VerdictCount]:
+        """Counts of each verdict among a company's checks, in scale order, zeros left out."""
+        counts = Counter(e.verdict for e in self.checks_by_company[company_slug])
+        total = sum(counts.values()) or 1
+        return [
+            VerdictCount(v, counts[v.id], counts[v.id] / total)
+            for v in self.config.verdicts
+            if counts[v.id]
+        ]
+
+    @property
+    def menu(self) -> list[Page]:
+        return sorted((p for p in self.pages if p.menu is not None), key=lambda p: (p.menu, p.slug))
+
+    def page(self, slug: str) -> Page | None:
+        return next((p for p in self.pages if p.slug == slug), None)
+
+
+def is_published(entry: Entry, now: dt.datetime, drafts: bool) -> bool:
+    """Drafts and entries dated in the future are published only with ``drafts``."""
+    return drafts or (not entry.draft and entry.published.moment <= now)
+
+
+def newest_first(entries: list[Entry]) -> list[Entry]:
+    return sorted(entries, key=lambda e: (e.published.moment, e.slug), reverse=True)
+
+
+def build_graph(content: Content, now: dt.datetime, drafts: bool = False) -> SiteGraph:
+    """Cross-link ``content`` as of ``now`` (timezone-aware)."""
+    entries = newest_first([e for e in content.entries if is_published(e, now, drafts)])
+    companies = {
+        c.slug: c for c in sorted(content.companies, key=lambda c: (c.name.casefold(), c.slug))
+    }
+
+    by_company: dict[str, list[Entry]] = {slug: [] for slug in companies}
+    by_verdict: dict[str, list[Entry]] = {v.id: [] for v in content.config.verdicts}
+    tags: dict[str, Tag] = {}
+    for entry in entries:
+        for slug in entry.companies:
+            by_company[slug].append(entry)
+        by_verdict[entry.verdict].append(entry)
+        for name in entry.tags:
+            tags.setdefault(tag_slug(name), Tag(name, tag_slug(name))).entries.append(entry)
+    tags = dict(sorted(tags.items(), key=lambda item: (item[1].name.lower(), item[0])))
+
+    corrected = sorted(
+        (e for e in entries if e.corrections),
+        key=lambda e: (e.corrections[-1].date.moment, e.published.moment, e.slug),
+        reverse=True,
+    )
+    return SiteGraph(
+        config=content.config,
+        entries=entries,
+        companies=companies,
+        pages=sorted(content.pages, key=lambda p: p.slug),
+        checks_by_company=by_company,
+        checks_by_verdict=by_verdict,
+        tags=tags,
+        related_checks=_related_checks(entries, by_company, tags),
+        related_companies=_related_companies(entries, companies),
+        corrected=corrected,
+    )
+
+
+def _related_checks(
+    entries: list[Entry], by_company: dict[str, list[Entry]], tags: dict[str, Tag]
+) -> dict[str, list[Entry]]:
+    """For each entry, the entries sharing most companies (weight 2) and tags (weight 1)."""
+    position = {id(e): i for i, e in enumerate(entries)}
+    index_in: dict[tuple[str, str], dict[int, int]] = {}
+    lists = {("c", slug): lst for slug, lst in by_company.items()}
+    lists.update({("t", slug): tag.entries for slug, tag in tags.items()})
+    for key, lst in lists.items():
+        index_in[key] = {id(e): i for i, e in enumerate(lst)}
+
+    related: dict[str, list[Entry]] = {}
+    for entry in entries:
+        keys = [(("c", s), 2) for s in entry.companies]
+        keys += [(("t", tag_slug(t)), 1) for t in entry.tags]
+        scores: Counter[int] = Counter()
+        candidates: dict[int, Entry] = {}
+        for key, weight in keys:
+            lst = lists[key]
+            at = index_in[key][id(entry)]
+            for other in lst[max(0, at - _RELATED_WINDOW) : at + _RELATED_WINDOW + 1]:
+                if other is not entry:
+                    scores[id(other)] += weight
+                    candidates[id(other)] = other
+        best = sorted(scores, key=lambda k: (-scores[k], position[k]))[:RELATED_CHECKS]
+        related[entry.slug] = [candidates[k] for k in best]
+    return related
+
+
+def _related_companies(
+    entries: list[Entry], companies: dict[str, Company]
+) -> dict[str, list[tuple[Company, int]]]:
+    """For each company, the companies named in the same checks, most shared first."""
+    together: dict[str, Counter[str]] = defaultdict(Counter)
+    for entry in entries:
+        for slug in entry.companies:
+            for other in entry.companies:
+                if other != slug:
+                    together[slug][other] += 1
+
+    def ranked(slug: str) -> list[tuple[Company, int]]:
+        counts = together[slug]
+        order = sorted(counts, key=lambda o: (-counts[o], companies[o].name.casefold(), o))
+        return [(companies[o], counts[o]) for o in order[:RELATED_COMPANIES]]
+
+    return {slug: ranked(slug) for slug in companies}

@@ -1,0 +1,469 @@
+"""Loading a site folder into the validated content model.
+
+Reads ``content/`` (entries, companies, pages, static files) and returns a
+:class:`~generator.model.Content`. Every problem is recorded in the report with its file
+and line; loading goes on past errors so that one run lists all of them. Loading knows
+nothing about templates or output.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import zoneinfo
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .cache import MemoryCache, content_key
+from .config import load_config, verdict_key
+from .diagnostics import Report, Severity, did_you_mean
+from .fields import Fields
+from .frontmatter import Document, SourceError, decode, parse_markdown_file
+from .markdown import MarkdownRenderer
+from .model import Company, Content, Correction, Entry, Page, SiteConfig, Source, StaticFile
+
+ENTRY_KEYS = (
+    "title", "slug", "claim", "claim_quote", "claimant", "claim_date", "claim_urls", "verdict",
+    "verdict_explanation", "companies", "published", "updated", "author", "tags", "summary",
+    "sources", "corrections", "draft",
+)  # fmt: skip
+COMPANY_KEYS = ("name", "aliases", "website", "wikidata", "industry")
+PAGE_KEYS = ("title", "menu", "description")
+SOURCE_KEYS = ("title", "url", "archive_url")
+CORRECTION_KEYS = ("date", "type", "note")
+CORRECTION_TYPES = ("correction", "update", "clarification")
+
+SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+_DATE_PREFIX = re.compile(r"^\d{4}-\d{2}-\d{2}-")
+_WIKIDATA = re.compile(r"^Q[1-9][0-9]*$")
+
+# Free pages are served at /<slug>/ beside the generated sections; these names are taken.
+RESERVED_SLUGS = frozenset({
+    "checks", "companies", "verdicts", "tags", "page", "search", "ratings", "corrections",
+    "assets", "feed.xml", "sitemap.xml", "robots.txt", "404", "claimreview.json",
+})  # fmt: skip
+
+
+def slugify(text: str) -> str:
+    """A plain ``[a-z0-9-]`` slug suggestion for a title or file name."""
+    import unicodedata
+
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-") or "untitled"
+
+
+@dataclass
+class _Loader:
+    site_dir: Path
+    config: SiteConfig
+    report: Report
+    renderer: MarkdownRenderer
+    cache: MemoryCache
+    company_keys: dict[str, str] = field(default_factory=dict)  # lower-cased key → slug
+    spellings: dict[str, str] = field(default_factory=dict)  # lower-cased key → as authored
+
+    def __post_init__(self) -> None:
+        self.content_dir = self.site_dir / "content"
+        self.tz = zoneinfo.ZoneInfo(self.config.timezone)
+        self.site_root = self.site_dir.resolve()
+
+    # -- files ---------------------------------------------------------------------------
+
+    def markdown_files(self, folder: str) -> list[Path]:
+        """The ``.md`` files under ``content/<folder>/``, recursively, in a stable order."""
+        root = self.content_dir / folder
+        found: list[Path] = []
+        for dirpath, dirnames, filenames in os.walk(root):
+            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+            for name in sorted(filenames):
+                if name.endswith(".md") and not name.startswith("."):
+                    path = Path(dirpath) / name
+                    if self.inside_site(path):
+                        found.append(path)
+        return found
+
+    def inside_site(self, path: Path) -> bool:
+        """Refuse (with an error) a file or link that resolves outside the site folder."""
+        if path.resolve().is_relative_to(self.site_root):
+            return True
+        self.report.error(
+            path,
+            None,
+            "symbolic link points outside the site folder; refused",
+            hint="copy the file into the site instead of linking to it",
+        )
+        return False
+
+    def read(self, path: Path) -> Document | None:
+        """Parse one Markdown file; parsed documents are cached by content hash."""
+        try:
+            raw = path.read_bytes()
+        except OSError as exc:
+            self.report.error(path, None, f"cannot read file: {exc.strerror}")
+            return None
+        key = content_key("doc", raw)
+        cached = self.cache.get(key)
+        if cached is not None:
+            return Document(**{**cached.__dict__, "path": path})
+        try:
+            doc = parse_markdown_file(decode(raw), path)
+        except SourceError as exc:
+            text = raw.decode("utf-8", "replace")
+            lines = text.splitlines()
+            source = lines[exc.line - 1] if exc.line and 0 < exc.line <= len(lines) else None
+            self.report.error(path, exc.line, exc.message, hint=exc.hint, source_line=source)
+            return None
+        self.cache.put(key, doc)
+        return doc
+
+    def render_body(self, doc: Document) -> str:
+        key = content_key("md", doc.body.encode(), str(self.config.allow_html).encode())
+        rendered = self.cache.get(key)
+        if rendered is None:
+            rendered = self.renderer.render(doc.body)
+            self.cache.put(key, rendered)
+        for url in rendered.dropped_links:
+            offset = doc.body.find(url)
+            line = doc.body_line + (doc.body[:offset].count("\n") if offset >= 0 else 0)
+            self.report.warning(
+                doc.path,
+                line,
+                f"link to '{url}' dropped: only http, https, mailto and relative links are allowed",
+                source_line=doc.source_line(line),
+            )
+        return rendered.html
+
+    # -- companies -----------------------------------------------------------------------
+
+    def companies(self) -> list[Company]:
+        companies: list[Company] = []
+        owner_of: dict[str, Company] = {}
+        for path in self.markdown_files("companies"):
+            doc = self.read(path)
+            if doc is None:
+                continue
+            fields = Fields(doc, self.report, COMPANY_KEYS)
+            fields.check_keys("company")
+            slug = path.stem
+            if not SLUG.match(slug):
+                fields.problem(
+                    (),
+                    f"company file name '{path.name}' is not a plain slug",
+                    hint=f"rename it to '{slugify(slug)}.md' (lowercase a-z, 0-9, '-')",
+                )
+            name = fields.text("name", required=True)
+            aliases = fields.text_list("aliases")
+            website = fields.url("website")
+            wikidata = fields.text("wikidata")
+            if wikidata and not _WIKIDATA.match(wikidata):
+                fields.problem(
+                    ("wikidata",), f"'wikidata' must be an item id like Q747014, not '{wikidata}'"
+                )
+                wikidata = None
+            if not fields.ok or name is None:
+                continue
+            company = Company(
+                slug=slug,
+                name=name,
+                source_path=self.report.display_path(path),
+                aliases=aliases,
+                website=website,
+                wikidata=wikidata,
+                industry=fields.text("industry"),
+                body_html=self.render_body(doc),
+            )
+            for index, key in enumerate([slug, name, *aliases]):
+                lowered = key.lower()
+                other = owner_of.get(lowered)
+                if other is not None and other is not company:
+                    where = ("aliases", index - 2) if index >= 2 else ("name",)
+                    fields.problem(
+                        where,
+                        f"'{key}' already names company '{other.name}' ({other.source_path})",
+                        hint="each slug, name and alias must belong to one company",
+                    )
+                owner_of.setdefault(lowered, company)
+            companies.append(company)
+        self.company_keys = {key: company.slug for key, company in owner_of.items()}
+        for company in companies:
+            for key in (company.slug, company.name, *company.aliases):
+                self.spellings.setdefault(key.lower(), key)
+        return companies
+
+    # -- entries -------------------------------------------------------------------------
+
+    def entries(self) -> list[Entry]:
+        entries: list[Entry] = []
+        slug_owner: dict[str, str] = {}
+        for path in self.markdown_files("entries"):
+            doc = self.read(path)
+            if doc is None:
+                continue
+            entry = self.entry(doc)
+            if entry is None:
+                continue
+            if entry.slug in slug_owner:
+                line = doc.line_of("slug")
+                self.report.error(
+                    path,
+                    line,
+                    f"duplicate slug '{entry.slug}': {slug_owner[entry.slug]} has the same slug",
+                    hint="give one of them a different 'slug:' or file name",
+                )
+                continue
+            slug_owner[entry.slug] = entry.source_path
+            entries.append(entry)
+        return entries
+
+    def entry(self, doc: Document) -> Entry | None:
+        fields = Fields(doc, self.report, ENTRY_KEYS)
+        fields.check_keys("entry")
+        slug = fields.text("slug") or _DATE_PREFIX.sub("", doc.path.stem)
+        if not SLUG.match(slug):
+            where = ("slug",) if "slug" in doc.data else ()
+            fields.problem(
+                where,
+                f"slug '{slug}' is not a plain slug (lowercase a-z, 0-9, '-')",
+                hint=f"use '{slugify(slug)}'",
+            )
+        title = fields.text("title", required=True)
+        claim = fields.text("claim", required=True)
+        verdict = self.verdict(fields)
+        published = fields.when("published", self.tz, required=True)
+        entry = Entry(
+            slug=slug,
+            source_path=self.report.display_path(doc.path),
+            title=title or "",
+            claim=claim or "",
+            verdict=verdict or "",
+            published=published,  # type: ignore[arg-type]  # checked through fields.ok
+            claim_quote=fields.text("claim_quote"),
+            claimant=fields.text("claimant"),
+            claim_date=fields.when("claim_date", self.tz),
+            claim_urls=[
+                u
+                for i, item in enumerate(fields.text_list("claim_urls"))
+                if (u := fields.url_value(item, ("claim_urls", i)))
+            ],
+            verdict_explanation=fields.text("verdict_explanation"),
+            companies=self.resolve_companies(fields),
+            updated=fields.when("updated", self.tz),
+            author=fields.text("author"),
+            tags=_unique(fields.text_list("tags")),
+            summary=fields.text("summary"),
+            sources=self.sources(fields),
+            corrections=self.corrections(fields),
+            draft=fields.boolean("draft", False),
+        )
+        if entry.updated and published and entry.updated < published:
+            fields.problem(
+                ("updated",), "'updated' is earlier than 'published'", severity=Severity.WARNING
+            )
+        if not fields.ok:
+            return None
+        entry.body_html = self.render_body(doc)
+        return entry
+
+    def verdict(self, fields: Fields) -> str | None:
+        value = fields.data.get("verdict")
+        if value is None:
+            fields.missing("verdict")
+            return None
+        verdict_id = verdict_key(value)
+        ids = [v.id for v in self.config.verdicts]
+        if verdict_id in ids:
+            return verdict_id
+        by_label = {v.label.lower(): v.id for v in self.config.verdicts}
+        guess = by_label.get(verdict_id.lower()) or did_you_mean(verdict_id, ids)
+        if guess is None:
+            label_guess = did_you_mean(verdict_id, by_label)
+            guess = by_label[label_guess.lower()] if label_guess else None
+        hint = f"did you mean '{guess}'?" if guess else None
+        fields.problem(
+            ("verdict",), f"unknown verdict '{verdict_id}' (known: {', '.join(ids)})", hint=hint
+        )
+        return None
+
+    def resolve_companies(self, fields: Fields) -> list[str]:
+        value = fields.data.get("companies")
+        slugs: list[str] = []
+        for index, name in enumerate(fields.text_list("companies")):
+            slug = self.company_keys.get(name.lower())
+            if slug is not None:
+                if slug not in slugs:
+                    slugs.append(slug)
+                continue
+            keys = ("companies", index) if isinstance(value, list) else ("companies",)
+            guess = did_you_mean(name, self.company_keys)
+            hint = f"did you mean '{self.spellings[guess]}'? " if guess else ""
+            hint += f'To add it, run: factsite new company "{name}"'
+            fields.problem(keys, f"unknown company '{name}'", hint=hint)
+        return slugs
+
+    def sources(self, fields: Fields) -> list[Source]:
+        value = fields.data.get("sources")
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            value = [value]
+        sources: list[Source] = []
+        for index, item in enumerate(value):
+            keys = ("sources", index)
+            if isinstance(item, dict):
+                for key in item:
+                    if key not in SOURCE_KEYS:
+                        guess = did_you_mean(str(key), SOURCE_KEYS)
+                        fields.problem(
+                            (*keys, str(key)),
+                            f"unknown source field '{key}'",
+                            hint=f"did you mean '{guess}'?" if guess else None,
+                            severity=Severity.WARNING,
+                        )
+                if item.get("url") is None:
+                    fields.problem(keys, "source is missing its 'url'")
+                    continue
+                url = fields.url_value(item["url"], (*keys, "url"))
+                archive = item.get("archive_url")
+                archive = fields.url_value(archive, (*keys, "archive_url")) if archive else None
+                title = fields.text_value(item.get("title"), (*keys, "title"))
+                if url:
+                    sources.append(Source(url=url, title=title, archive_url=archive))
+            else:
+                url = fields.url_value(item, keys)
+                if url:
+                    sources.append(Source(url=url))
+        return sources
+
+    def corrections(self, fields: Fields) -> list[Correction]:
+        value = fields.data.get("corrections")
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            fields.problem(
+                ("corrections",), "'corrections' must be a list of {date: …, type: …, note: …}"
+            )
+            return []
+        corrections: list[Correction] = []
+        for index, item in enumerate(value):
+            keys = ("corrections", index)
+            if not isinstance(item, dict):
+                fields.problem(
+                    keys,
+                    "each correction must be a mapping like "
+                    "{date: 2020-12-16, type: update, note: …}",
+                )
+                continue
+            for key in item:
+                if key not in CORRECTION_KEYS:
+                    guess = did_you_mean(str(key), CORRECTION_KEYS)
+                    fields.problem(
+                        (*keys, str(key)),
+                        f"unknown correction field '{key}'",
+                        hint=f"did you mean '{guess}'?" if guess else None,
+                        severity=Severity.WARNING,
+                    )
+            kind = fields.text_value(item.get("type"), (*keys, "type")) or "correction"
+            if kind not in CORRECTION_TYPES:
+                guess = did_you_mean(kind, CORRECTION_TYPES)
+                fields.problem(
+                    (*keys, "type"),
+                    f"unknown correction type '{kind}' (known: {', '.join(CORRECTION_TYPES)})",
+                    hint=f"did you mean '{guess}'?" if guess else None,
+                )
+                continue
+            if item.get("date") is None:
+                fields.problem(keys, "correction is missing its 'date'")
+                continue
+            date = fields.when_value(item["date"], (*keys, "date"), self.tz)
+            note = fields.text_value(item.get("note"), (*keys, "note"))
+            if note is None:
+                fields.problem(keys, "correction is missing its 'note'")
+                continue
+            if date:
+                corrections.append(Correction(date=date, note=note, type=kind))
+        return sorted(corrections, key=lambda c: c.date)
+
+    # -- pages and static files ------------------------------------------------------------
+
+    def pages(self) -> list[Page]:
+        pages: list[Page] = []
+        for path in self.markdown_files("pages"):
+            doc = self.read(path)
+            if doc is None:
+                continue
+            fields = Fields(doc, self.report, PAGE_KEYS)
+            fields.check_keys("page")
+            slug = path.relative_to(self.content_dir / "pages").with_suffix("").as_posix()
+            if not SLUG.match(slug):
+                fields.problem(
+                    (),
+                    f"page file name '{slug}' is not a plain slug",
+                    hint=f"rename it to '{slugify(slug)}.md' directly in content/pages/",
+                )
+            elif slug in RESERVED_SLUGS:
+                fields.problem(
+                    (),
+                    f"page '{slug}' would replace the generated /{slug}/ pages",
+                    hint="choose another file name",
+                )
+            title = fields.text("title", required=True)
+            menu = fields.integer("menu", None, minimum=0)
+            if fields.ok:
+                pages.append(
+                    Page(
+                        slug=slug,
+                        title=title or "",
+                        menu=menu,
+                        description=fields.text("description"),
+                        source_path=self.report.display_path(path),
+                        body_html=self.render_body(doc),
+                    )
+                )
+        return pages
+
+    def static_files(self) -> list[StaticFile]:
+        root = self.content_dir / "static"
+        files: list[StaticFile] = []
+        for dirpath, dirnames, filenames in os.walk(root):
+            dirnames[:] = sorted(d for d in dirnames if self.inside_site(Path(dirpath) / d))
+            for name in sorted(filenames):
+                path = Path(dirpath) / name
+                if self.inside_site(path):
+                    files.append(StaticFile(path.relative_to(root).as_posix(), path))
+        return files
+
+
+def load_site(
+    site_dir: Path,
+    report: Report,
+    *,
+    base_url: str | None = None,
+    cache: MemoryCache | None = None,
+) -> Content | None:
+    """Load and validate a whole site; ``None`` when its settings cannot be read.
+
+    With a readable ``site.yaml`` everything else is loaded even if it has errors, so the
+    report is complete; the caller checks ``report.errors`` before going on.
+    """
+    config = load_config(site_dir, report, base_url)
+    if config is None:
+        return None
+    loader = _Loader(
+        site_dir,
+        config,
+        report,
+        MarkdownRenderer(config.allow_html),
+        cache if cache is not None else MemoryCache(),
+    )
+    companies = loader.companies()
+    return Content(
+        config=config,
+        entries=loader.entries(),
+        companies=companies,
+        pages=loader.pages(),
+        static_files=loader.static_files(),
+    )
+
+
+def _unique(items: list[str]) -> list[str]:
+    return list(dict.fromkeys(items))

@@ -1,0 +1,174 @@
+"""The validated content model: plain dataclasses, no I/O.
+
+Everything here has already been checked by :mod:`generator.loader`; templates and the
+site graph can rely on the types without checking again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True, order=True)
+class When:
+    """A date or date-time as authored; ``moment`` is timezone-aware for comparisons."""
+
+    moment: dt.datetime
+    has_time: bool = False
+
+    @property
+    def date(self) -> dt.date:
+        return self.moment.date()
+
+    def isoformat(self) -> str:
+        """``YYYY-MM-DD`` for a date, full ISO 8601 with offset for a date-time."""
+        return self.moment.isoformat() if self.has_time else self.date.isoformat()
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One step of the site's rating scale, ordered best to worst in ``SiteConfig``."""
+
+    id: str
+    label: str
+    color: str
+    rating: int | None = None
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Publisher:
+    name: str
+    url: str
+    logo: str | None = None
+
+
+@dataclass
+class SiteConfig:
+    """Settings from ``content/site.yaml`` with defaults filled in."""
+
+    title: str
+    base_url: str
+    language: str = "en"
+    description: str = ""
+    publisher: Publisher | None = None
+    contact: str | None = None
+    timezone: str = "UTC"
+    per_page: int = 20
+    search: bool = True
+    allow_html: bool = False
+    verdicts: list[Verdict] = field(default_factory=list)
+
+    @property
+    def contact_url(self) -> str | None:
+        """``contact`` as a link: an email address becomes ``mailto:``."""
+        if self.contact and "@" in self.contact and "://" not in self.contact:
+            return f"mailto:{self.contact}"
+        return self.contact
+
+    def verdict(self, verdict_id: str) -> Verdict:
+        return next(v for v in self.verdicts if v.id == verdict_id)
+
+    @property
+    def best_rating(self) -> int | None:
+        ratings = [v.rating for v in self.verdicts if v.rating is not None]
+        return max(ratings) if ratings else None
+
+    @property
+    def worst_rating(self) -> int | None:
+        ratings = [v.rating for v in self.verdicts if v.rating is not None]
+        return min(ratings) if ratings else None
+
+
+@dataclass(frozen=True)
+class Source:
+    url: str
+    title: str | None = None
+    archive_url: str | None = None
+
+
+@dataclass(frozen=True)
+class Correction:
+    date: When
+    note: str
+    type: str = "correction"  # correction | update | clarification
+
+
+@dataclass
+class Company:
+    slug: str
+    name: str
+    source_path: str
+    aliases: list[str] = field(default_factory=list)
+    website: str | None = None
+    wikidata: str | None = None
+    industry: str | None = None
+    body_html: str = ""
+
+    @property
+    def wikidata_url(self) -> str | None:
+        return f"https://www.wikidata.org/wiki/{self.wikidata}" if self.wikidata else None
+
+
+@dataclass
+class Entry:
+    """One fact-check. ``companies`` holds resolved company slugs, in authored order."""
+
+    slug: str
+    source_path: str
+    title: str
+    claim: str
+    verdict: str
+    published: When
+    claim_quote: str | None = None
+    claimant: str | None = None
+    claim_date: When | None = None
+    claim_urls: list[str] = field(default_factory=list)
+    verdict_explanation: str | None = None
+    companies: list[str] = field(default_factory=list)
+    updated: When | None = None
+    author: str | None = None
+    tags: list[str] = field(default_factory=list)
+    summary: str | None = None
+    sources: list[Source] = field(default_factory=list)
+    corrections: list[Correction] = field(default_factory=list)
+    draft: bool = False
+    body_html: str = ""
+
+    @property
+    def modified(self) -> When:
+        """The last change: ``updated`` when given, else ``published``."""
+        return self.updated if self.updated and self.updated > self.published else self.published
+
+
+@dataclass
+class Page:
+    """A free page from ``content/pages/``, served at ``/<slug>/``."""
+
+    slug: str
+    title: str
+    source_path: str
+    menu: int | None = None
+    description: str | None = None
+    body_html: str = ""
+
+
+@dataclass
+class StaticFile:
+    """A file under ``content/static/`` copied to ``relpath`` in the output."""
+
+    relpath: str
+    source: Path
+
+
+@dataclass
+class Content:
+    """Everything loaded from a site folder, before cross-linking."""
+
+    config: SiteConfig
+    entries: list[Entry]
+    companies: list[Company]
+    pages: list[Page]
+    static_files: list[StaticFile]

@@ -1,0 +1,129 @@
+"""The render plan: every page of the site, its URL, its template and its context.
+
+Pure functions of the site graph. The build renders the plan; nothing here touches
+templates or files, so the plan can be split between processes or inspected in tests.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from .graph import SiteGraph
+from .model import Company, Entry
+from .urls import Urls
+
+
+@dataclass(frozen=True)
+class PageSpec:
+    """One HTML page to render: site ``path``, ``template`` name and its ``context``."""
+
+    path: str
+    template: str
+    context: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Pager:
+    """One page of a paginated listing; paths are site paths (use ``href``)."""
+
+    items: list[Entry]
+    number: int
+    count: int
+    total_items: int
+    paths: list[str]
+
+    @property
+    def previous(self) -> str | None:
+        return self.paths[self.number - 2] if self.number > 1 else None
+
+    @property
+    def next(self) -> str | None:
+        return self.paths[self.number] if self.number < self.count else None
+
+
+def paginate(entries: list[Entry], per_page: int, route: Callable[[int], str]) -> Iterator[Pager]:
+    """Split ``entries`` into pages; an empty listing still has its first page."""
+    count = max(1, -(-len(entries) // per_page))
+    paths = [route(n) for n in range(1, count + 1)]
+    for number in range(1, count + 1):
+        items = entries[(number - 1) * per_page : number * per_page]
+        yield Pager(items, number, count, len(entries), paths)
+
+
+def initial(name: str) -> str:
+    """The A–Z heading a name is listed under; ``#`` for digits and other scripts."""
+    letter = unicodedata.normalize("NFKD", name[:1]).encode("ascii", "ignore").decode().upper()
+    return letter if "A" <= letter <= "Z" else "#"
+
+
+def company_index(graph: SiteGraph) -> list[tuple[str, list[tuple[Company, int]]]]:
+    """Companies grouped by initial, A–Z, each with its number of published checks."""
+    groups: dict[str, list[tuple[Company, int]]] = {}
+    for company in sorted(graph.companies.values(), key=lambda c: (c.name.casefold(), c.slug)):
+        count = len(graph.checks_by_company[company.slug])
+        groups.setdefault(initial(company.name), []).append((company, count))
+    return sorted(groups.items(), key=lambda item: (item[0] == "#", item[0]))
+
+
+def plan_site(graph: SiteGraph, urls: Urls) -> Iterator[PageSpec]:
+    """Every HTML page of the site, in a stable order."""
+    per_page = graph.config.per_page
+
+    for pager in paginate(graph.entries, per_page, urls.home):
+        yield PageSpec(pager.paths[pager.number - 1], "index.html", {"pager": pager})
+
+    for entry in graph.entries:
+        yield PageSpec(
+            urls.check(entry.slug),
+            "check.html",
+            {
+                "entry": entry,
+                "verdict": graph.verdict(entry.verdict),
+                "companies": graph.company_list(entry),
+                "related": graph.related_checks[entry.slug],
+            },
+        )
+
+    yield PageSpec(urls.companies(), "companies.html", {"groups": company_index(graph)})
+    for slug, company in graph.companies.items():
+        checks = graph.checks_by_company[slug]
+        for pager in paginate(checks, per_page, lambda n, s=slug: urls.company(s, n)):
+            yield PageSpec(
+                pager.paths[pager.number - 1],
+                "company.html",
+                {
+                    "company": company,
+                    "pager": pager,
+                    "breakdown": graph.verdict_breakdown(slug),
+                    "related_companies": graph.related_companies[slug],
+                },
+            )
+
+    for verdict in graph.config.verdicts:
+        checks = graph.checks_by_verdict[verdict.id]
+        for pager in paginate(checks, per_page, lambda n, v=verdict.id: urls.verdict(v, n)):
+            yield PageSpec(
+                pager.paths[pager.number - 1], "verdict.html", {"verdict": verdict, "pager": pager}
+            )
+
+    yield PageSpec(urls.tags(), "tags.html", {"tags": list(graph.tags.values())})
+    for tag in graph.tags.values():
+        for pager in paginate(tag.entries, per_page, lambda n, t=tag.name: urls.tag(t, n)):
+            yield PageSpec(pager.paths[pager.number - 1], "tag.html", {"tag": tag, "pager": pager})
+
+    yield PageSpec(
+        urls.ratings(),
+        "ratings.html",
+        {
+            "counts": {v.id: len(graph.checks_by_verdict[v.id]) for v in graph.config.verdicts},
+        },
+    )
+    yield PageSpec(urls.corrections(), "corrections.html", {"entries": graph.corrected})
+
+    for page in graph.pages:
+        yield PageSpec(urls.page(page.slug), "page.html", {"page": page})
+
+    yield PageSpec(urls.not_found(), "404.html", {})

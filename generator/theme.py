@@ -1,0 +1,168 @@
+"""The theme: Jinja templates and assets, a site's own overriding the default ones.
+
+This is the only module that imports ``jinja2``. A site's ``templates/NAME`` replaces the
+default template of that name, and can extend the original as ``!theme/NAME``. Files in
+``templates/assets/`` are published under content-hashed names (``style.3f2a….css``) so
+browsers may cache them for ever; templates link them with ``asset('style.css')``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from .model import When
+
+ASSETS = "assets"
+
+
+def default_theme_dir() -> Path:
+    """The default theme: inside the installed package, or the source tree's templates/."""
+    here = Path(__file__).resolve().parent
+    packaged = here / "_theme"
+    return packaged if packaged.is_dir() else here.parent / "templates"
+
+
+class TemplateFailed(Exception):
+    """A template could not be compiled or rendered; points at the template's line."""
+
+    def __init__(self, path: str, line: int | None, message: str, source_line: str | None):
+        super().__init__(message)
+        self.path = path
+        self.line = line
+        self.message = message
+        self.source_line = source_line
+
+
+@dataclass(frozen=True)
+class Asset:
+    name: str  # as templates ask for it: "style.css"
+    published: str  # "style.0123456789.css"
+    source: Path
+
+
+class Theme:
+    """Templates and assets of one site, with the Jinja environment kept warm."""
+
+    def __init__(self, site_dir: Path, theme_dir: Path | None = None) -> None:
+        self.theme_dir = theme_dir or default_theme_dir()
+        self.site_templates = site_dir / "templates"
+        self.search_dirs = [d for d in (self.site_templates, self.theme_dir) if d.is_dir()]
+        theme_loader = jinja2.FileSystemLoader(str(self.theme_dir))
+        self.env = jinja2.Environment(
+            loader=jinja2.ChoiceLoader(
+                [
+                    jinja2.FileSystemLoader([str(d) for d in self.search_dirs]),
+                    jinja2.PrefixLoader({"!theme": theme_loader}, delimiter="/"),
+                ]
+            ),
+            autoescape=True,
+            undefined=jinja2.StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            keep_trailing_newline=True,
+        )
+        self.env.filters["date"] = format_date
+        self.env.filters["isodate"] = lambda when: when.isoformat() if when else ""
+        self.env.filters["text_on"] = text_on
+        self.assets = self._collect_assets()
+
+    def _collect_assets(self) -> dict[str, Asset]:
+        assets: dict[str, Asset] = {}
+        for folder in reversed(self.search_dirs):  # the site's own win
+            root = folder / ASSETS
+            for dirpath, dirnames, filenames in os.walk(root):
+                dirnames.sort()
+                for filename in sorted(filenames):
+                    path = Path(dirpath) / filename
+                    name = path.relative_to(root).as_posix()
+                    digest = hashlib.sha256(path.read_bytes()).hexdigest()[:10]
+                    stem, dot, ext = name.rpartition(".")
+                    published = f"{stem}.{digest}.{ext}" if dot else f"{name}.{digest}"
+                    assets[name] = Asset(name, published, path)
+        return dict(sorted(assets.items()))
+
+    def template_files(self) -> list[Path]:
+        """Every template file that could take part in a render (for watching, hashing)."""
+        return sorted(p for d in self.search_dirs for p in d.rglob("*.html"))
+
+    def render(self, name: str, context: dict[str, Any]) -> str:
+        """Render template ``name``; any failure becomes :class:`TemplateFailed`."""
+        try:
+            return self.env.get_template(name).render(context)
+        except jinja2.TemplateSyntaxError as exc:
+            raise self._failure(
+                exc.filename or exc.name or name, exc.lineno, exc.message or str(exc)
+            ) from None
+        except jinja2.TemplateNotFound as exc:
+            raise TemplateFailed(name, None, f"template '{exc.name}' not found", None) from None
+        except Exception as exc:
+            filename, line = _template_frame(exc)
+            raise self._failure(filename or name, line, _describe(exc)) from None
+
+    def _failure(self, filename: str, line: int | None, message: str) -> TemplateFailed:
+        path = Path(filename)
+        source = None
+        if path.is_file() and line:
+            lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+            source = lines[line - 1] if 0 < line <= len(lines) else None
+        return TemplateFailed(str(path), line, message, source)
+
+
+def _template_frame(exc: BaseException) -> tuple[str | None, int | None]:
+    """The innermost template file and line in ``exc``'s traceback (Jinja maps them)."""
+    found: tuple[str | None, int | None] = (None, None)
+    for frame in traceback.extract_tb(exc.__traceback__):
+        if frame.filename.endswith((".html", ".xml", ".txt", ".json")) and frame.lineno:
+            found = (frame.filename, frame.lineno)
+    return found
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, jinja2.UndefinedError):
+        return f"undefined value: {exc.message}"
+    return f"{type(exc).__name__}: {exc}"
+
+
+_MONTHS = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+]
+
+
+def format_date(value: When | dt.date | None) -> str:
+    """``15 December 2020`` (English month names; override the template to localise)."""
+    if value is None:
+        return ""
+    day = value.date if isinstance(value, When) else value
+    return f"{day.day} {_MONTHS[day.month - 1]} {day.year}"
+
+
+def text_on(color: str) -> str:
+    """Black or white, whichever reads better on background ``color`` (WCAG contrast)."""
+    hexes = color.lstrip("#")
+    if len(hexes) == 3:
+        hexes = "".join(ch * 2 for ch in hexes)
+    channels = [int(hexes[i : i + 2], 16) / 255 for i in (0, 2, 4)]
+    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    luminance = 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+    on_white = 1.05 / (luminance + 0.05)
+    on_black = (luminance + 0.05) / 0.05
+    return "#ffffff" if on_white >= on_black else "#111111"

@@ -1,0 +1,175 @@
+"""The single place that writes the built site.
+
+A build hands every output file to a sink. :class:`OutputWriter` stages the files whose
+bytes differ from what the output folder already holds, and only when the whole site has
+rendered does :meth:`OutputWriter.commit` move them into place and remove the files the
+site no longer produces. A build that fails calls :meth:`OutputWriter.abort` and the
+previous output stays exactly as it was. Unchanged files are never rewritten, so their
+modification times stay stable for rsync and CI caches. :class:`NullSink` takes the same
+calls and writes nothing (``factsite check``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+STAGING = ".factsite-staging"
+
+
+class UnsafeOutput(Exception):
+    """The output folder or an output path would write outside where it may."""
+
+
+@dataclass
+class WriteStats:
+    written: int = 0
+    unchanged: int = 0
+    removed: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.written + self.unchanged
+
+
+def check_relpath(relpath: str) -> str:
+    """Refuse any output path that is absolute or climbs out of the output folder."""
+    path = PurePosixPath(relpath)
+    if (
+        path.is_absolute()
+        or not path.parts
+        or any(p in ("..", "", ".") for p in path.parts)
+        or "\\" in relpath
+        or "\0" in relpath
+    ):
+        raise UnsafeOutput(f"refusing to write output path '{relpath}'")
+    return path.as_posix()
+
+
+class NullSink:
+    """Accepts the site's files and writes nothing; records which were produced."""
+
+    def __init__(self) -> None:
+        self.produced: set[str] = set()
+
+    def write(self, relpath: str, data: bytes) -> None:
+        self.produced.add(check_relpath(relpath))
+
+    def copy(self, relpath: str, source: Path) -> None:
+        self.produced.add(check_relpath(relpath))
+
+    def commit(self) -> WriteStats:
+        return WriteStats(unchanged=len(self.produced))
+
+    def abort(self) -> None:
+        self.produced.clear()
+
+
+class OutputWriter:
+    """Writes a site into ``out_dir`` as a whole, or not at all."""
+
+    def __init__(self, out_dir: Path, protected: list[Path] | None = None) -> None:
+        self.out_dir = out_dir.absolute()
+        self.root = Path(os.path.realpath(self.out_dir))
+        for path in protected or []:
+            real = Path(os.path.realpath(path))
+            if self.root == real or real.is_relative_to(self.root):
+                raise UnsafeOutput(
+                    f"output folder {out_dir} contains {path}; building there would delete it"
+                )
+        self.staging = self.root / STAGING
+        self.produced: set[str] = set()
+        self.staged: list[str] = []
+        self._created_root = not self.root.exists()
+        shutil.rmtree(self.staging, ignore_errors=True)  # left by a build that was killed
+
+    def write(self, relpath: str, data: bytes) -> None:
+        """Take one file of the site; it is staged only if its bytes are new."""
+        relpath = check_relpath(relpath)
+        if relpath.split("/", 1)[0] == STAGING:
+            raise UnsafeOutput(f"refusing to write output path '{relpath}'")
+        if relpath in self.produced:
+            raise UnsafeOutput(f"two files of the site would be written to '{relpath}'")
+        self.produced.add(relpath)
+        if self._same_as_output(relpath, data):
+            return
+        target = self.staging / relpath
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+        self.staged.append(relpath)
+
+    def copy(self, relpath: str, source: Path) -> None:
+        self.write(relpath, source.read_bytes())
+
+    def _same_as_output(self, relpath: str, data: bytes) -> bool:
+        current = self.root / relpath
+        if current.is_symlink() or not current.is_file():
+            return False
+        try:
+            if current.stat().st_size != len(data):
+                return False
+            return current.read_bytes() == data
+        except OSError:
+            return False
+
+    def abort(self) -> None:
+        """Forget the staged files; the output folder is as it was before the build."""
+        shutil.rmtree(self.staging, ignore_errors=True)
+        if self._created_root:
+            shutil.rmtree(self.root, ignore_errors=True)
+        self.staged.clear()
+
+    def commit(self) -> WriteStats:
+        """Remove what the site no longer produces, then move the staged files into place."""
+        stats = WriteStats(
+            written=len(self.staged), unchanged=len(self.produced) - len(self.staged)
+        )
+        self.root.mkdir(parents=True, exist_ok=True)
+        stats.removed = self._remove_stale()
+        for relpath in self.staged:
+            target = self.root / relpath
+            self._make_parents(target)
+            if target.is_dir() and not target.is_symlink():
+                shutil.rmtree(target)
+            os.replace(self.staging / relpath, target)
+        shutil.rmtree(self.staging, ignore_errors=True)
+        self.staged.clear()
+        return stats
+
+    def _make_parents(self, target: Path) -> None:
+        parent = target.parent
+        # A stale file or a link where a folder must go is replaced, never followed.
+        for ancestor in reversed([parent, *parent.parents]):
+            if ancestor == self.root or not ancestor.is_relative_to(self.root):
+                continue
+            if ancestor.is_symlink() or (ancestor.exists() and not ancestor.is_dir()):
+                ancestor.unlink()
+        parent.mkdir(parents=True, exist_ok=True)
+
+    def _remove_stale(self) -> int:
+        """Delete files and links the new site does not produce, then empty folders.
+
+        Top-level entries whose names start with a dot (``.git``, the staging folder)
+        are left alone, so an output folder can be a checkout of a publishing branch.
+        """
+        removed = 0
+        for dirpath, dirnames, filenames in os.walk(self.root, topdown=True):
+            here = Path(dirpath)
+            if here == self.root:
+                dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+                filenames = [f for f in filenames if not f.startswith(".") or f in self.produced]
+            for name in filenames + [d for d in dirnames if (here / d).is_symlink()]:
+                path = here / name
+                relpath = path.relative_to(self.root).as_posix()
+                if relpath not in self.produced:
+                    path.unlink()
+                    removed += 1
+        for dirpath, _dirnames, _filenames in os.walk(self.root, topdown=False):
+            here = Path(dirpath)
+            if here != self.root and not here.relative_to(self.root).parts[0].startswith("."):
+                with contextlib.suppress(OSError):
+                    here.rmdir()  # only succeeds when empty
+        return removed
