@@ -1,0 +1,38 @@
+# Two commands matter: `make build` (the example site into output/) and `make test`.
+# Both create .venv from nothing with the system's python3 (3.11 or newer).
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+
+.PHONY: build test lint check clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# Reinstall whenever pyproject.toml changes.
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@ $(VENV)/.installed
+
+build: $(VENV)/.installed
+	$(BIN)/factsite build .
+
+check: $(VENV)/.installed
+	$(BIN)/factsite check . --strict
+
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check generator tests
+	$(BIN)/ruff format --check generator
+
+test: $(VENV)/.installed-test
+	$(BIN)/ruff check generator tests
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf output .factsite-cache .pytest_cache

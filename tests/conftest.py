@@ -1,0 +1,126 @@
+"""Shared fixtures: small real sites written into temp folders, and the CLI run on them."""
+
+from __future__ import annotations
+
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from bs4 import BeautifulSoup
+
+from generator.cli import main
+
+REPO = Path(__file__).resolve().parent.parent
+NOW = "2026-01-01T00:00:00+00:00"  # pinned clock: entries after it are "in the future"
+
+SITE_YAML = """\
+title: Test Desk
+base_url: https://checks.example.org/
+language: en
+description: Test site.
+contact: desk@example.org
+per_page: 3
+"""
+
+COMPANIES = {
+    "byd": "---\nname: BYD\naliases: [BYD Auto, 比亚迪]\nwebsite: https://www.byd.com\n"
+    "wikidata: Q747014\nindustry: Automotive\n---\n\nCarmaker.\n",
+    "xiaomi": "---\nname: Xiaomi\naliases: [小米]\n---\n\nPhones.\n",
+    "acme": "---\nname: Acme Foods\n---\n\nNobody checks Acme.\n",
+}
+
+
+def entry_text(
+    title: str = "A check",
+    claim: str = "Something was said",
+    verdict: str = "false",
+    published: str = "2020-12-15",
+    companies: str = "[BYD]",
+    extra: str = "",
+    body: str = "Body text.",
+) -> str:
+    """The Markdown of one entry; ``extra`` adds front matter lines."""
+    lines = [
+        "---",
+        f"title: {title}",
+        f"claim: {claim}",
+        f"verdict: {verdict}",
+        f"published: {published}",
+        f"companies: {companies}",
+    ]
+    if extra:
+        lines.append(textwrap.dedent(extra).strip("\n"))
+    lines += ["---", "", body, ""]
+    return "\n".join(lines)
+
+
+@dataclass
+class Site:
+    """A site folder under a temp path, with helpers to edit and build it."""
+
+    root: Path
+
+    @property
+    def out(self) -> Path:
+        return self.root / "output"
+
+    def write(self, relpath: str, text: str | bytes) -> Path:
+        path = self.root / relpath
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(text, bytes):
+            path.write_bytes(text)
+        else:
+            path.write_text(text, encoding="utf-8")
+        return path
+
+    def entry(self, name: str, **fields: str) -> Path:
+        return self.write(f"content/entries/{name}.md", entry_text(**fields))
+
+    def remove(self, relpath: str) -> None:
+        (self.root / relpath).unlink()
+
+    def html(self, relpath: str) -> BeautifulSoup:
+        return BeautifulSoup((self.out / relpath).read_text(encoding="utf-8"), "html.parser")
+
+    def snapshot(self) -> dict[str, bytes]:
+        """Every file of the output folder and its bytes."""
+        return {
+            p.relative_to(self.out).as_posix(): p.read_bytes()
+            for p in sorted(self.out.rglob("*"))
+            if p.is_file()
+        }
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Site:
+    """A small valid site: three companies (one never checked) and no entries yet."""
+    made = Site(tmp_path / "site")
+    made.write("content/site.yaml", SITE_YAML)
+    for slug, text in COMPANIES.items():
+        made.write(f"content/companies/{slug}.md", text)
+    return made
+
+
+@pytest.fixture(autouse=True)
+def pinned_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FACTSITE_NOW", NOW)
+
+
+@dataclass
+class Run:
+    code: int
+    out: str
+    err: str
+
+
+@pytest.fixture
+def run(capsys: pytest.CaptureFixture[str]):
+    """Run the ``factsite`` command line in-process: ``run("build", str(site.root))``."""
+
+    def _run(*args: str) -> Run:
+        code = main(list(args))
+        captured = capsys.readouterr()
+        return Run(code, captured.out, captured.err)
+
+    return _run
