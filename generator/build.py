@@ -9,16 +9,20 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .cache import MemoryCache
 from .diagnostics import BuildFailed, Report
+from .feeds import site_feeds
 from .graph import SiteGraph, build_graph
+from .jsonld import claimreview_feed
 from .loader import load_site
 from .model import StaticFile
 from .plan import PageSpec, plan_site
+from .sitemap import robots_txt, sitemaps
 from .theme import TemplateFailed, Theme
 from .urls import Hrefs, Urls, output_file
 from .writer import NullSink, OutputWriter, UnsafeOutput, WriteStats
@@ -69,9 +73,6 @@ def build(
     theme = theme or Theme(site_dir)
     urls = Urls(content.config.base_url)
     specs = list(plan_site(graph, urls))
-    generated = {output_file(spec.path) for spec in specs}
-    generated |= {f"assets/{a.published}" for a in theme.assets.values()}
-    static = _static_files(content.static_files, generated, report)
 
     sink: OutputWriter | NullSink
     try:
@@ -86,12 +87,18 @@ def build(
 
     try:
         _render_pages(specs, graph, urls, theme, content.static_files, sink, report)
-        if report.failed(options.strict):
-            raise BuildFailed(report)
+        for path, data in _data_files(graph, urls, specs):
+            sink.write(output_file(path), data)
         for asset in theme.assets.values():
             sink.copy(output_file(urls.asset(asset.published)), asset.source)
-        for item in static:
-            sink.copy(item.relpath, item.source)
+        for item in content.static_files:
+            if item.relpath in sink.produced:
+                report.error(item.source, None, f"static file would replace the generated "
+                             f"'{item.relpath}'", hint="rename or move the static file")
+            else:
+                sink.copy(item.relpath, item.source)
+        if report.failed(options.strict):
+            raise BuildFailed(report)
         stats = sink.commit()
     except BuildFailed:
         sink.abort()
@@ -106,20 +113,13 @@ def build(
     return BuildResult(report, stats, len(specs), time.perf_counter() - started)
 
 
-def _static_files(files: list[StaticFile], generated: set[str], report: Report) -> list[StaticFile]:
-    """Static files, minus (with an error) any that would replace a generated file."""
-    kept = []
-    for item in files:
-        if item.relpath in generated:
-            report.error(
-                item.source,
-                None,
-                f"static file would replace the generated '{item.relpath}'",
-                hint="rename or move the static file",
-            )
-        else:
-            kept.append(item)
-    return kept
+def _data_files(graph: SiteGraph, urls: Urls,
+                specs: list[PageSpec]) -> Iterator[tuple[str, bytes]]:
+    """Feeds, sitemap, robots.txt and the ClaimReview data feed, as (site path, bytes)."""
+    yield from site_feeds(graph, urls)
+    yield from sitemaps([(s.path, s.lastmod) for s in specs if s.indexed], urls)
+    yield urls.robots(), robots_txt(urls)
+    yield urls.claimreview_feed(), claimreview_feed(graph, urls)
 
 
 def base_context(

@@ -173,7 +173,7 @@ def _cmd_new(args: argparse.Namespace) -> int:
 
 def _cmd_init(args: argparse.Namespace) -> int:
     try:
-        scaffold.init_site(args.directory)
+        scaffold.init_site(args.directory, now=_now())
     except scaffold.ScaffoldError as exc:
         print(f"factsite: {exc}", file=sys.stderr)
         return EXIT_USAGE

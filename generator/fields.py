@@ -88,9 +88,10 @@ class Fields:
         return None
 
     def text(self, key: str, required: bool = False) -> str | None:
-        value = self.text_value(self.data.get(key), (key,))
-        if value is None and required and self.data.get(key) is None:
-            self.missing(key)
+        raw = self.data.get(key)
+        value = self.text_value(raw, (key,))
+        if value is None and required and (raw is None or isinstance(raw, str)):
+            self.missing(key)  # absent or blank; other types were reported as such
         return value
 
     def missing(self, key: str) -> None:

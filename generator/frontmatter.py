@@ -103,7 +103,8 @@ def parse_yaml(text: str, path: Path, first_line: int = 1) -> Document:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + first_line if mark else None
         problem = exc.problem or exc.context or "invalid YAML"
-        raise SourceError(f"YAML syntax error: {problem}", line) from None
+        hint = _opened_at(exc, first_line)
+        raise SourceError(f"YAML syntax error: {problem}", line, hint) from None
     except yaml.YAMLError as exc:
         raise SourceError(f"YAML error: {exc}", first_line) from None
     finally:
@@ -121,6 +122,17 @@ def parse_yaml(text: str, path: Path, first_line: int = 1) -> Document:
     return doc
 
 
+def _opened_at(exc: yaml.MarkedYAMLError, first_line: int) -> str | None:
+    """A hint naming the line of an unclosed quote or bracket: YAML only notices it later,
+    often at the end of the front matter."""
+    opened, problem = exc.context_mark, exc.problem_mark
+    if opened is None or problem is None or opened.line == problem.line:
+        return None
+    if not any(what in (exc.context or "") for what in ("quoted scalar", "flow ")):
+        return None
+    return f"a quote or bracket opened on line {opened.line + first_line} may not be closed"
+
+
 def describe(value: Any) -> str:
     """How a YAML value reads to an author: 'a list', 'text', 'a number' …"""
     if isinstance(value, bool):
@@ -136,7 +148,15 @@ def describe(value: Any) -> str:
     return "nothing" if value is None else type(value).__name__
 
 
-def _record_lines(node: yaml.Node, path: KeyPath, first_line: int, doc: Document) -> None:
+def _record_lines(
+    node: yaml.Node, path: KeyPath, first_line: int, doc: Document, walked: set[int] | None = None
+) -> None:
+    """Record key and item lines; a node shared by YAML aliases is walked only once, so a
+    recursive alias or a 'billion laughs' cannot hang the build."""
+    walked = set() if walked is None else walked
+    if id(node) in walked:
+        return
+    walked.add(id(node))
     if isinstance(node, yaml.MappingNode):
         seen: set[str] = set()
         for key_node, value_node in node.value:
@@ -146,11 +166,11 @@ def _record_lines(node: yaml.Node, path: KeyPath, first_line: int, doc: Document
                 doc.duplicate_keys.append((key, line))
             seen.add(key)
             doc.lines[(*path, key)] = line
-            _record_lines(value_node, (*path, key), first_line, doc)
+            _record_lines(value_node, (*path, key), first_line, doc, walked)
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
             doc.lines[(*path, index)] = item.start_mark.line + first_line
-            _record_lines(item, (*path, index), first_line, doc)
+            _record_lines(item, (*path, index), first_line, doc, walked)
 
 
 _FENCE = re.compile(r"^---[ \t]*$", re.MULTILINE)

@@ -48,6 +48,12 @@ class SiteGraph:
     related_checks: dict[str, list[Entry]]
     related_companies: dict[str, list[tuple[Company, int]]]
     corrected: list[Entry]  # with a correction or update, latest correction first
+    company_keys: dict[str, str] = field(default_factory=dict)  # casefolded name → slug
+
+    def find_company(self, name: str) -> Company | None:
+        """The company with this slug, name or alias (any case), if there is one."""
+        slug = self.company_keys.get(name.strip().casefold())
+        return self.companies[slug] if slug else None
 
     def company_list(self, entry: Entry) -> list[Company]:
         return [self.companies[slug] for slug in entry.companies]
@@ -116,6 +122,10 @@ def build_graph(content: Content, now: dt.datetime, drafts: bool = False) -> Sit
         related_checks=_related_checks(entries, by_company, tags),
         related_companies=_related_companies(entries, companies),
         corrected=corrected,
+        company_keys={
+            key.casefold(): c.slug for c in companies.values()
+            for key in (c.slug, c.name, *c.aliases)
+        },
     )
 
 

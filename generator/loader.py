@@ -8,8 +8,10 @@ nothing about templates or output.
 
 from __future__ import annotations
 
+import html
 import os
 import re
+import urllib.parse
 import zoneinfo
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -122,9 +124,8 @@ class _Loader:
         if rendered is None:
             rendered = self.renderer.render(doc.body)
             self.cache.put(key, rendered)
-        for url in rendered.dropped_links:
-            offset = doc.body.find(url)
-            line = doc.body_line + (doc.body[:offset].count("\n") if offset >= 0 else 0)
+        for url in dict.fromkeys(rendered.dropped_links):  # an image's link is checked twice
+            line = doc.body_line + _line_in(doc.body, url)
             self.report.warning(
                 doc.path,
                 line,
@@ -266,7 +267,7 @@ class _Loader:
 
     def verdict(self, fields: Fields) -> str | None:
         value = fields.data.get("verdict")
-        if value is None:
+        if value is None or (isinstance(value, str) and not value.strip()):
             fields.missing("verdict")
             return None
         verdict_id = verdict_key(value)
@@ -467,3 +468,13 @@ def load_site(
 
 def _unique(items: list[str]) -> list[str]:
     return list(dict.fromkeys(items))
+
+
+def _line_in(text: str, url: str) -> int:
+    """The 0-based line of ``text`` holding link ``url``, which Markdown may have decoded
+    from entities and then %-encoded (``"`` → ``%22``); 0 when it cannot be found."""
+    for number, line in enumerate(text.split("\n")):
+        plain = html.unescape(line)
+        if url in line or url in plain or urllib.parse.unquote(url) in plain:
+            return number
+    return 0

@@ -12,17 +12,25 @@ from dataclasses import dataclass
 from typing import Any
 
 from .graph import SiteGraph
-from .model import Company, Entry
+from .jsonld import claim_review, organization
+from .model import Company, Entry, When
 from .urls import Urls
 
 
 @dataclass(frozen=True)
 class PageSpec:
-    """One HTML page to render: site ``path``, ``template`` name and its ``context``."""
+    """One HTML page to render: site ``path``, ``template`` name and its ``context``.
+
+    ``source`` is the content file the page comes from (for error messages), ``lastmod``
+    its last change (for the sitemap); ``indexed`` is false for pages crawlers skip.
+    """
 
     path: str
     template: str
     context: dict[str, Any]
+    source: str | None = None
+    lastmod: When | None = None
+    indexed: bool = True
 
 
 @dataclass(frozen=True)
@@ -53,6 +61,11 @@ def paginate(entries: list[Entry], per_page: int, route: Callable[[int], str]) -
         yield Pager(items, number, count, len(entries), paths)
 
 
+def newest(entries: list[Entry]) -> When | None:
+    """The latest change among ``entries``, for a listing's sitemap entry."""
+    return max((e.modified for e in entries), default=None)
+
+
 def initial(name: str) -> str:
     """The A–Z heading a name is listed under; ``#`` for digits and other scripts."""
     letter = unicodedata.normalize("NFKD", name[:1]).encode("ascii", "ignore").decode().upper()
@@ -71,59 +84,61 @@ def company_index(graph: SiteGraph) -> list[tuple[str, list[tuple[Company, int]]
 def plan_site(graph: SiteGraph, urls: Urls) -> Iterator[PageSpec]:
     """Every HTML page of the site, in a stable order."""
     per_page = graph.config.per_page
+    latest = newest(graph.entries)
 
+    org = organization(graph, urls)
     for pager in paginate(graph.entries, per_page, urls.home):
-        yield PageSpec(pager.paths[pager.number - 1], "index.html", {"pager": pager})
+        context = {"pager": pager, "organization": org}
+        yield PageSpec(pager.paths[pager.number - 1], "index.html", context,
+                       lastmod=newest(pager.items))
 
     for entry in graph.entries:
-        yield PageSpec(
-            urls.check(entry.slug),
-            "check.html",
-            {
-                "entry": entry,
-                "verdict": graph.verdict(entry.verdict),
-                "companies": graph.company_list(entry),
-                "related": graph.related_checks[entry.slug],
-            },
-        )
+        context = {
+            "entry": entry,
+            "verdict": graph.verdict(entry.verdict),
+            "companies": graph.company_list(entry),
+            "related": graph.related_checks[entry.slug],
+            "claim_review": claim_review(entry, graph, urls),
+        }
+        yield PageSpec(urls.check(entry.slug), "check.html", context,
+                       source=entry.source_path, lastmod=entry.modified)
 
-    yield PageSpec(urls.companies(), "companies.html", {"groups": company_index(graph)})
+    yield PageSpec(urls.companies(), "companies.html", {"groups": company_index(graph)},
+                   lastmod=latest)
     for slug, company in graph.companies.items():
         checks = graph.checks_by_company[slug]
         for pager in paginate(checks, per_page, lambda n, s=slug: urls.company(s, n)):
-            yield PageSpec(
-                pager.paths[pager.number - 1],
-                "company.html",
-                {
-                    "company": company,
-                    "pager": pager,
-                    "breakdown": graph.verdict_breakdown(slug),
-                    "related_companies": graph.related_companies[slug],
-                },
-            )
+            context = {
+                "company": company,
+                "pager": pager,
+                "breakdown": graph.verdict_breakdown(slug),
+                "related_companies": graph.related_companies[slug],
+            }
+            yield PageSpec(pager.paths[pager.number - 1], "company.html", context,
+                           source=company.source_path, lastmod=newest(pager.items))
 
     for verdict in graph.config.verdicts:
         checks = graph.checks_by_verdict[verdict.id]
         for pager in paginate(checks, per_page, lambda n, v=verdict.id: urls.verdict(v, n)):
-            yield PageSpec(
-                pager.paths[pager.number - 1], "verdict.html", {"verdict": verdict, "pager": pager}
-            )
+            context = {"verdict": verdict, "pager": pager}
+            yield PageSpec(pager.paths[pager.number - 1], "verdict.html", context,
+                           lastmod=newest(pager.items))
 
-    yield PageSpec(urls.tags(), "tags.html", {"tags": list(graph.tags.values())})
+    yield PageSpec(urls.tags(), "tags.html", {"tags": list(graph.tags.values())},
+                   lastmod=latest)
     for tag in graph.tags.values():
         for pager in paginate(tag.entries, per_page, lambda n, t=tag.name: urls.tag(t, n)):
-            yield PageSpec(pager.paths[pager.number - 1], "tag.html", {"tag": tag, "pager": pager})
+            yield PageSpec(pager.paths[pager.number - 1], "tag.html",
+                           {"tag": tag, "pager": pager}, lastmod=newest(pager.items))
 
-    yield PageSpec(
-        urls.ratings(),
-        "ratings.html",
-        {
-            "counts": {v.id: len(graph.checks_by_verdict[v.id]) for v in graph.config.verdicts},
-        },
-    )
-    yield PageSpec(urls.corrections(), "corrections.html", {"entries": graph.corrected})
+    counts = {v.id: len(graph.checks_by_verdict[v.id]) for v in graph.config.verdicts}
+    yield PageSpec(urls.ratings(), "ratings.html", {"counts": counts}, lastmod=latest)
+    last_correction = max((e.corrections[-1].date for e in graph.corrected), default=None)
+    yield PageSpec(urls.corrections(), "corrections.html", {"entries": graph.corrected},
+                   lastmod=last_correction)
 
     for page in graph.pages:
-        yield PageSpec(urls.page(page.slug), "page.html", {"page": page})
+        yield PageSpec(urls.page(page.slug), "page.html", {"page": page},
+                       source=page.source_path)
 
-    yield PageSpec(urls.not_found(), "404.html", {})
+    yield PageSpec(urls.not_found(), "404.html", {}, indexed=False)

@@ -156,11 +156,15 @@ readers can reach you.
 """
 
 
-def init_site(directory: Path, title: str = "Fact Desk") -> Path:
-    """Create a new site in ``directory`` (which must be missing or empty)."""
+def init_site(directory: Path, title: str = "Fact Desk", now: dt.datetime | None = None) -> Path:
+    """Create a new site in ``directory`` (which must be missing or empty).
+
+    The sample check is dated ``now`` in UTC, the new site's timezone, so it is published
+    by a build at ``now``.
+    """
     if directory.exists() and any(directory.iterdir()):
         raise ScaffoldError(f"{directory} is not empty; choose a new folder")
-    day = dt.date.today().isoformat()
+    day = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).date().isoformat()
     content = directory / "content"
     _write_new(content / "site.yaml", _SITE_YAML.format(title=title))
     _write_new(

@@ -17,7 +17,9 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+from markupsafe import Markup
 
+from .jsonld import script
 from .model import When
 
 ASSETS = "assets"
@@ -72,6 +74,7 @@ class Theme:
         self.env.filters["date"] = format_date
         self.env.filters["isodate"] = lambda when: when.isoformat() if when else ""
         self.env.filters["text_on"] = text_on
+        self.env.filters["jsonld"] = lambda data: Markup(script(data))
         self.assets = self._collect_assets()
 
     def _collect_assets(self) -> dict[str, Asset]:

@@ -83,6 +83,15 @@ class Urls:
     def corrections(self) -> str:
         return "/corrections/"
 
+    def corrections_feed(self) -> str:
+        return "/corrections/feed.xml"
+
+    def claimreview_feed(self) -> str:
+        return "/claimreview.json"
+
+    def robots(self) -> str:
+        return "/robots.txt"
+
     def search(self) -> str:
         return "/search/"
 
@@ -91,6 +100,9 @@ class Urls:
 
     def sitemap(self) -> str:
         return "/sitemap.xml"
+
+    def sitemap_part(self, number: int) -> str:
+        return f"/sitemap-{number}.xml"
 
     def not_found(self) -> str:
         return "/404.html"

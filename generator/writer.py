@@ -106,7 +106,8 @@ class OutputWriter:
 
     def _same_as_output(self, relpath: str, data: bytes) -> bool:
         current = self.root / relpath
-        if current.is_symlink() or not current.is_file():
+        # Through a link (the file's or a folder's) is not in the output: stage it anew.
+        if not current.is_file() or Path(os.path.realpath(current)) != current:
             return False
         try:
             if current.stat().st_size != len(data):
