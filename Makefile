@@ -30,7 +30,16 @@ lint: $(VENV)/.installed-test
 	$(BIN)/ruff check generator tests
 	$(BIN)/ruff format --check generator
 
-test: $(VENV)/.installed-test
+# Browser tests drive Debian's chromium (Playwright never downloads a browser here).
+CHROMIUM ?= /usr/bin/chromium
+$(CHROMIUM):
+	@if [ "$$(id -u)" = 0 ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; \
+	else \
+		echo "chromium is missing: sudo apt-get install chromium fonts-noto-cjk"; exit 1; \
+	fi
+
+test: $(VENV)/.installed-test $(CHROMIUM)
 	$(BIN)/ruff check generator tests
 	$(BIN)/python -m pytest
 

@@ -9,18 +9,19 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .cache import MemoryCache
+from .claimreview import validate_page
 from .diagnostics import BuildFailed, Report
 from .feeds import site_feeds
 from .graph import SiteGraph, build_graph
 from .jsonld import claimreview_feed
 from .loader import load_site
-from .model import StaticFile
+from .model import Entry, StaticFile
 from .plan import PageSpec, plan_site
 from .sitemap import robots_txt, sitemaps
 from .theme import TemplateFailed, Theme
@@ -56,17 +57,22 @@ def build(
     write: bool = True,
     cache: MemoryCache | None = None,
     theme: Theme | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> BuildResult:
     """Build the site; raises :class:`BuildFailed` (output untouched) on any error.
 
     ``cache`` and ``theme`` may be kept by a long-running caller between builds.
+    ``progress(done, total)`` is called as pages render, for a progress line on long builds.
     """
     started = time.perf_counter()
     site_dir = options.site_dir
     report = Report(root=site_dir)
     content = load_site(site_dir, report, base_url=options.base_url, cache=cache)
-    if content is None or report.failed(options.strict):
+    if content is None:
         raise BuildFailed(report)
+    # With content errors the site is still rendered (into nothing) so that template
+    # errors show up in the same run; the output folder is not touched.
+    write = write and not report.errors
 
     now = options.now or dt.datetime.now(dt.UTC)
     graph = build_graph(content, now, drafts=options.drafts)
@@ -86,7 +92,7 @@ def build(
         raise BuildFailed(report) from None
 
     try:
-        _render_pages(specs, graph, urls, theme, content.static_files, sink, report)
+        _render_pages(specs, graph, urls, theme, content.static_files, sink, report, progress)
         for path, data in _data_files(graph, urls, specs):
             sink.write(output_file(path), data)
         for asset in theme.assets.values():
@@ -156,10 +162,13 @@ def _render_pages(
     static_files: list[StaticFile],
     sink: OutputWriter | NullSink,
     report: Report,
+    progress: Callable[[int, int], None] | None = None,
 ) -> None:
     common = base_context(graph, urls, theme, static_files)
     seen: set[tuple[str, int | None, str]] = set()
-    for spec in specs:
+    for done, spec in enumerate(specs):
+        if progress is not None:
+            progress(done, len(specs))
         context = {
             **common,
             **spec.context,
@@ -179,4 +188,16 @@ def _render_pages(
                     source_line=exc.source_line,
                 )
             continue
+        entry = spec.context.get("entry")
+        if entry is not None and not report.errors:  # errors would only cascade
+            _validate_claim_review(html, context["canonical"], entry, report)
         sink.write(output_file(spec.path), html.encode("utf-8"))
+    if progress is not None:
+        progress(len(specs), len(specs))
+
+
+def _validate_claim_review(html: str, page_url: str, entry: Entry, report: Report) -> None:
+    """Check the ClaimReview the check page really carries, template overrides and all."""
+    for finding in validate_page(html, page_url):
+        line = entry.line_of(finding.field) or 1  # a page-level problem: the file itself
+        report.add(entry.source_path, line, finding.message, severity=finding.severity)

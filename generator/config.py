@@ -45,6 +45,11 @@ def verdict_key(value: Any) -> str:
     return str(value).strip()
 
 
+def verdict_label(value: Any) -> Any:
+    """An unquoted ``label: True`` is the text ``True``, as ``id: true`` is the id."""
+    return ("True" if value else "False") if isinstance(value, bool) else value
+
+
 def load_config(site_dir: Path, report: Report, base_url: str | None = None) -> SiteConfig | None:
     """Read ``content/site.yaml``; ``None`` (with errors in ``report``) when unusable."""
     path = site_dir / "content" / "site.yaml"
@@ -108,9 +113,11 @@ def _read_config(doc: Document, report: Report, base_url_override: str | None) -
     if contact and not _EMAIL.match(contact):
         contact = fields.url("contact")
 
+    # Returned even with errors (the report fails the build) so that the rest of the
+    # site is still checked in the same run.
     config = SiteConfig(
         title=title or "",
-        base_url=base_url or "",
+        base_url=base_url or "https://example.invalid/",
         language=language,
         description=fields.text("description") or "",
         publisher=_read_publisher(fields, title or "", base_url or ""),
@@ -121,7 +128,7 @@ def _read_config(doc: Document, report: Report, base_url_override: str | None) -
         allow_html=fields.boolean("allow_html", False),
         verdicts=_read_verdicts(fields),
     )
-    return config if fields.ok else None
+    return config
 
 
 def _read_publisher(fields: Fields, title: str, base_url: str) -> Publisher:
@@ -189,7 +196,7 @@ def _read_verdicts(fields: Fields) -> list[Verdict]:
             continue
         seen.add(verdict_id)
         default = defaults.get(verdict_id)
-        label = fields.text_value(item.get("label"), (*keys, "label")) or (
+        label = fields.text_value(verdict_label(item.get("label")), (*keys, "label")) or (
             default.label if default else verdict_id.replace("-", " ").capitalize()
         )
         color = fields.text_value(item.get("color"), (*keys, "color")) or (
@@ -200,6 +207,7 @@ def _read_verdicts(fields: Fields) -> list[Verdict]:
                 (*keys, "color"),
                 f"verdict color must be a hex colour like '#cf222e', not '{color}'",
             )
+            color = default.color if default else "#6e7781"
         rating = item.get("rating")
         if rating is not None and (
             isinstance(rating, bool) or not isinstance(rating, int) or rating < 1

@@ -186,9 +186,10 @@ class _Loader:
                 owner_of.setdefault(lowered, company)
             companies.append(company)
         self.company_keys = {key: company.slug for key, company in owner_of.items()}
-        for company in companies:
-            for key in (company.slug, company.name, *company.aliases):
-                self.spellings.setdefault(key.lower(), key)
+        for company in companies:  # suggest the name for a near-miss of a slug or name
+            for key, shown in [(company.slug, company.name), (company.name, company.name),
+                               *((alias, alias) for alias in company.aliases)]:
+                self.spellings.setdefault(key.lower(), shown)
         return companies
 
     # -- entries -------------------------------------------------------------------------
@@ -210,6 +211,7 @@ class _Loader:
                     line,
                     f"duplicate slug '{entry.slug}': {slug_owner[entry.slug]} has the same slug",
                     hint="give one of them a different 'slug:' or file name",
+                    source_line=doc.source_line(line),
                 )
                 continue
             slug_owner[entry.slug] = entry.source_path
@@ -255,6 +257,7 @@ class _Loader:
             sources=self.sources(fields),
             corrections=self.corrections(fields),
             draft=fields.boolean("draft", False),
+            field_lines={k[0]: line for k, line in doc.lines.items() if len(k) == 1},
         )
         if entry.updated and published and entry.updated < published:
             fields.problem(

@@ -136,6 +136,11 @@ class Entry:
     corrections: list[Correction] = field(default_factory=list)
     draft: bool = False
     body_html: str = ""
+    field_lines: dict[str, int] = field(default_factory=dict)  # front matter key → line
+
+    def line_of(self, key: str | None) -> int | None:
+        """The source line of front matter field ``key`` (for later checks' messages)."""
+        return self.field_lines.get(key) if key else None
 
     @property
     def modified(self) -> When:

@@ -113,6 +113,7 @@ _SAMPLE_ENTRY = """\
 title: Did Example Motors promise a free car to every follower?
 claim: Example Motors gives a free car to everyone who shares a post
 claimant: Posts shared on social media
+claim_urls: [https://social.example.com/posts/1]
 claim_date: {day}
 verdict: false
 verdict_explanation: The company never ran such a giveaway; the posts copy its logo.

@@ -56,15 +56,9 @@ class Theme:
     def __init__(self, site_dir: Path, theme_dir: Path | None = None) -> None:
         self.theme_dir = theme_dir or default_theme_dir()
         self.site_templates = site_dir / "templates"
-        self.search_dirs = [d for d in (self.site_templates, self.theme_dir) if d.is_dir()]
-        theme_loader = jinja2.FileSystemLoader(str(self.theme_dir))
+        self.search_dirs = self._search_dirs()
         self.env = jinja2.Environment(
-            loader=jinja2.ChoiceLoader(
-                [
-                    jinja2.FileSystemLoader([str(d) for d in self.search_dirs]),
-                    jinja2.PrefixLoader({"!theme": theme_loader}, delimiter="/"),
-                ]
-            ),
+            loader=self._loader(),
             autoescape=True,
             undefined=jinja2.StrictUndefined,
             trim_blocks=True,
@@ -76,6 +70,52 @@ class Theme:
         self.env.filters["text_on"] = text_on
         self.env.filters["jsonld"] = lambda data: Markup(script(data))
         self.assets = self._collect_assets()
+        self._fingerprint = self._template_fingerprint()
+
+    def _search_dirs(self) -> list[Path]:
+        return [d for d in (self.site_templates, self.theme_dir) if d.is_dir()]
+
+    def _loader(self) -> jinja2.BaseLoader:
+        theme_loader = jinja2.FileSystemLoader(str(self.theme_dir))
+        return jinja2.ChoiceLoader(
+            [
+                jinja2.FileSystemLoader([str(d) for d in self.search_dirs]),
+                jinja2.PrefixLoader({"!theme": theme_loader}, delimiter="/"),
+            ]
+        )
+
+    def refresh(self) -> None:
+        """Catch up with the template folders on disk, for a caller that keeps the theme.
+
+        Jinja reloads an edited template by its modification time, but it cannot see a
+        new site template now overriding a cached theme one, and a coarse file clock can
+        hide two quick saves. So compiled templates are dropped whenever any template
+        file's name or bytes changed (compiled ones stay warm across content edits), and
+        assets are collected again every time.
+        """
+        search_dirs = self._search_dirs()
+        if search_dirs != self.search_dirs:  # the site's templates/ came or went
+            self.search_dirs = search_dirs
+            self.env.loader = self._loader()
+        fingerprint = self._template_fingerprint()
+        if fingerprint != self._fingerprint:
+            self._fingerprint = fingerprint
+            if self.env.cache is not None:
+                self.env.cache.clear()
+        self.assets = self._collect_assets()
+
+    def _template_fingerprint(self) -> str:
+        """A hash of every file's path and bytes in the template folders."""
+        digest = hashlib.sha256()
+        for folder in dict.fromkeys([*self.search_dirs, self.theme_dir]):
+            for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+                try:
+                    data = path.read_bytes()
+                except OSError:  # deleted while we looked: the next refresh sees it gone
+                    data = b"\0missing"
+                digest.update(f"{path}\0{len(data)}\0".encode())
+                digest.update(data)
+        return digest.hexdigest()
 
     def _collect_assets(self) -> dict[str, Asset]:
         assets: dict[str, Asset] = {}

@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 STAGING = ".factsite-staging"
@@ -29,6 +29,7 @@ class WriteStats:
     written: int = 0
     unchanged: int = 0
     removed: int = 0
+    changed: list[str] = field(default_factory=list)  # files written or removed, sorted
 
     @property
     def total(self) -> int:
@@ -129,7 +130,9 @@ class OutputWriter:
             written=len(self.staged), unchanged=len(self.produced) - len(self.staged)
         )
         self.root.mkdir(parents=True, exist_ok=True)
-        stats.removed = self._remove_stale()
+        removed = self._remove_stale()
+        stats.removed = len(removed)
+        stats.changed = sorted({*self.staged, *removed})  # lets `serve` reload only what changed
         for relpath in self.staged:
             target = self.root / relpath
             self._make_parents(target)
@@ -150,13 +153,13 @@ class OutputWriter:
                 ancestor.unlink()
         parent.mkdir(parents=True, exist_ok=True)
 
-    def _remove_stale(self) -> int:
+    def _remove_stale(self) -> list[str]:
         """Delete files and links the new site does not produce, then empty folders.
 
         Top-level entries whose names start with a dot (``.git``, the staging folder)
         are left alone, so an output folder can be a checkout of a publishing branch.
         """
-        removed = 0
+        removed: list[str] = []
         for dirpath, dirnames, filenames in os.walk(self.root, topdown=True):
             here = Path(dirpath)
             if here == self.root:
@@ -167,7 +170,7 @@ class OutputWriter:
                 relpath = path.relative_to(self.root).as_posix()
                 if relpath not in self.produced:
                     path.unlink()
-                    removed += 1
+                    removed.append(relpath)
         for dirpath, _dirnames, _filenames in os.walk(self.root, topdown=False):
             here = Path(dirpath)
             if here != self.root and not here.relative_to(self.root).parts[0].startswith("."):

@@ -51,6 +51,12 @@ def entry_text(
     ]
     if extra:
         lines.append(textwrap.dedent(extra).strip("\n"))
+    # A complete check names its claimant and where the claim appeared (ClaimReview
+    # warns otherwise); after ``extra`` so the lines above keep their numbers.
+    if "claimant:" not in extra:
+        lines.append("claimant: Posts shared on social media")
+    if "claim_urls:" not in extra:
+        lines.append("claim_urls: [https://social.example.com/post/1]")
     lines += ["---", "", body, ""]
     return "\n".join(lines)
 

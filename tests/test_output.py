@@ -1,0 +1,471 @@
+"""The output folder: deterministic bytes, atomic builds, and nothing written outside it."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from conftest import SITE_YAML, Site
+
+from generator.urls import Urls, output_file, tag_slug
+from generator.writer import STAGING, OutputWriter, UnsafeOutput, check_relpath
+
+OLD = 1_000_000_000  # an mtime well in the past: 2001-09-09
+
+
+def fill(site: Site) -> None:
+    """A few entries touching every kind of page."""
+    site.entry(
+        "2020/2020-12-15-byd-xiaomi-car",
+        title="BYD and Xiaomi car",
+        companies="[BYD, Xiaomi]",
+        extra="tags: [automotive, 电动车]\n"
+        "corrections:\n  - {date: 2020-12-16, type: update, note: Added a response.}",
+    )
+    site.entry("2021/2021-03-08-byd-battery", title="BYD battery", verdict="misleading")
+    site.entry("2021/2021-04-01-xiaomi-phone", title="Xiaomi phone", companies="[小米]")
+    site.entry(
+        "2022/2022-01-01-byd-plant", title="BYD plant", companies="[byd auto]", verdict="true"
+    )
+    site.entry("2022/2022-02-01-xiaomi-ad", title="Xiaomi ad", companies="[xiaomi]")
+    site.write("content/pages/about.md", "---\ntitle: About\n---\n\nUs.\n")
+    site.write("content/static/logo.svg", "<svg/>")
+
+
+def build(run, site: Site, *args: str):
+    result = run("build", str(site.root), *args)
+    assert result.code == 0, result.err
+    return result
+
+
+def mtimes(root: Path) -> dict[str, int]:
+    return {
+        p.relative_to(root).as_posix(): p.stat().st_mtime_ns
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
+
+
+def age(root: Path) -> None:
+    for p in root.rglob("*"):
+        if p.is_file():
+            os.utime(p, (OLD, OLD))
+
+
+# -- determinism -------------------------------------------------------------------------------
+
+
+def test_two_builds_give_identical_bytes(site, run):
+    fill(site)
+    build(run, site)
+    first = site.snapshot()
+    shutil.rmtree(site.out)
+    build(run, site)
+    assert site.snapshot() == first
+    assert len(first) > 15
+
+
+def test_same_content_in_two_folders_gives_identical_bytes(site, run, tmp_path):
+    fill(site)
+    build(run, site)
+    other = Site(tmp_path / "elsewhere" / "copy-of-site")
+    shutil.copytree(site.root / "content", other.root / "content")
+    build(run, other)
+    assert other.snapshot() == site.snapshot()
+    for data in site.snapshot().values():
+        assert str(site.root).encode() not in data  # no absolute path leaks into pages
+
+
+def test_rebuild_rewrites_nothing_and_keeps_mtimes(site, run):
+    fill(site)
+    build(run, site)
+    total = len(site.snapshot())
+    age(site.out)
+    before = mtimes(site.out)
+    result = build(run, site)
+    assert f"Built {total} files" in result.out
+    assert f"0 written, {total} unchanged, 0 removed" in result.out
+    assert mtimes(site.out) == before
+    assert set(before.values()) == {OLD * 10**9}
+
+
+def test_rebuild_after_an_edit_rewrites_only_what_changed(site, run):
+    fill(site)
+    build(run, site)
+    age(site.out)
+    site.write(
+        "content/companies/acme.md", "---\nname: Acme Foods\n---\n\nNobody checks Acme yet.\n"
+    )
+    result = build(run, site)
+    changed = {rel for rel, m in mtimes(site.out).items() if m != OLD * 10**9}
+    assert changed == {"companies/acme/index.html"}
+    assert ": 1 written, " in result.out
+
+
+# -- edits between builds -----------------------------------------------------------------------
+
+
+def test_deleting_an_entry_removes_its_page_and_listings(site, run):
+    fill(site)
+    build(run, site)
+    assert (site.out / "checks" / "xiaomi-phone" / "index.html").is_file()
+    site.remove("content/entries/2021/2021-04-01-xiaomi-phone.md")
+    result = build(run, site)
+    assert not (site.out / "checks" / "xiaomi-phone").exists()
+    for rel, data in site.snapshot().items():
+        assert b"/checks/xiaomi-phone/" not in data, rel
+        assert b"Xiaomi phone" not in data, rel
+    assert re.search(r", [1-9]\d* removed", result.out)
+    counts = site.html("companies/index.html").select(".company-list li")
+    xiaomi = next(li for li in counts if li.a.get_text() == "Xiaomi")
+    assert xiaomi.select_one(".count").get_text() == "2 checks"
+
+
+def test_deleting_the_only_entry_of_a_tag_removes_the_tag_page(site, run):
+    site.entry("2021-01-01-one", title="One", extra="tags: [lonely]")
+    site.entry("2021-01-02-two", title="Two")
+    build(run, site)
+    assert (site.out / "tags" / "lonely" / "index.html").is_file()
+    site.remove("content/entries/2021-01-01-one.md")
+    build(run, site)
+    assert not (site.out / "tags" / "lonely").exists()
+    assert b"lonely" not in (site.out / "tags" / "index.html").read_bytes()
+
+
+def test_renaming_a_company_file_moves_its_page_and_links(site, run):
+    fill(site)
+    build(run, site)
+    (site.root / "content/companies/byd.md").rename(site.root / "content/companies/byd-group.md")
+    build(run, site)
+    assert not (site.out / "companies" / "byd").exists()
+    assert (site.out / "companies" / "byd-group" / "index.html").is_file()
+    for slug in ("byd-xiaomi-car", "byd-battery", "byd-plant"):
+        links = [a["href"] for a in site.html(f"checks/{slug}/index.html").select(".chip")]
+        assert "/companies/byd-group/" in links, slug
+    for rel, data in site.snapshot().items():
+        assert b"/companies/byd/" not in data, rel
+
+
+def test_renaming_a_company_updates_every_check_naming_it(site, run):
+    fill(site)
+    build(run, site)
+    site.write(
+        "content/companies/byd.md",
+        "---\nname: BYD Group\naliases: [BYD, BYD Auto, 比亚迪]\n---\n\nCarmaker.\n",
+    )
+    build(run, site)
+    for slug in ("byd-xiaomi-car", "byd-battery", "byd-plant"):
+        page = site.html(f"checks/{slug}/index.html")
+        names = [a.get_text() for a in page.select(".check-companies a")]
+        assert "BYD Group" in names, slug
+    for rel, page in ((rel, site.html(rel)) for rel in site.snapshot() if rel.endswith(".html")):
+        for chip in page.select("a.chip"):
+            assert chip.get_text() != "BYD", rel  # the old name is gone from every listing
+
+
+# -- failed builds ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("breakage", ["unknown verdict", "template error", "template syntax"])
+def test_failed_build_leaves_previous_output_intact(site, run, breakage):
+    fill(site)
+    build(run, site)
+    age(site.out)
+    before, before_times = site.snapshot(), mtimes(site.out)
+    site.entry("2023-01-01-new", title="New check")  # would add pages and change listings
+    if breakage == "unknown verdict":
+        site.entry("2023-01-02-bad", title="Bad", verdict="pants-on-fire")
+    elif breakage == "template error":
+        site.write(
+            "templates/check.html",
+            '{% extends "base.html" %}{% block main %}{{ entry.no_such_field }}{% endblock %}',
+        )
+    else:
+        site.write("templates/company.html", '{% extends "base.html" %}{% block main %}{% if %}')
+    result = run("build", str(site.root))
+    assert result.code == 1
+    assert "previous output is unchanged" in result.err
+    assert site.snapshot() == before
+    assert mtimes(site.out) == before_times
+    assert not (site.out / STAGING).exists()
+
+
+def test_failed_first_build_leaves_no_output_folder(site, run):
+    site.entry("2021-01-01-good", title="Good")
+    site.entry("2021-01-02-bad", title="Bad", verdict="pants-on-fire")
+    result = run("build", str(site.root))
+    assert result.code == 1
+    assert "pants-on-fire" in result.err
+    assert not site.out.exists()
+
+
+def test_failed_first_build_into_an_existing_empty_folder_keeps_it(site, run, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / ".git").mkdir()
+    (out / ".git" / "HEAD").write_text("ref: refs/heads/gh-pages\n")
+    site.entry("2021-01-02-bad", title="Bad", verdict="pants-on-fire")
+    assert run("build", str(site.root), "-o", str(out)).code == 1
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*")) == [".git", ".git/HEAD"]
+
+
+def test_leftover_staging_folder_is_cleaned_up(site, run):
+    fill(site)
+    stale = site.out / STAGING / "index.html"
+    stale.parent.mkdir(parents=True)
+    stale.write_text("from a killed build")
+    build(run, site)
+    assert not (site.out / STAGING).exists()
+    assert (site.out / "index.html").read_text() != "from a killed build"
+
+
+# -- writing only inside the output folder ---------------------------------------------------
+
+
+@pytest.mark.parametrize("where", ["site", "parent"])
+def test_output_folder_containing_the_content_is_refused(site, run, where):
+    fill(site)
+    target = site.root if where == "site" else site.root.parent
+    files_before = sorted(p for p in target.rglob("*"))
+    result = run("build", str(site.root), "-o", str(target))
+    assert result.code == 1
+    assert "would delete it" in result.err
+    assert sorted(p for p in target.rglob("*")) == files_before
+
+
+def test_output_folder_linking_to_the_site_is_refused(site, run, tmp_path):
+    fill(site)
+    link = tmp_path / "out-link"
+    link.symlink_to(site.root)
+    result = run("build", str(site.root), "-o", str(link))
+    assert result.code == 1
+    assert (site.root / "content" / "site.yaml").read_text() == SITE_YAML
+
+
+@pytest.mark.parametrize(
+    "relpath",
+    [
+        "../escape.html",
+        "a/../../escape.html",
+        "checks/../../escape.html",
+        "/etc/passwd",
+        "..",
+        "",
+        ".",
+        "a\\..\\b.html",
+        "a\0.html",
+    ],
+)
+def test_check_relpath_refuses_paths_leaving_the_output(relpath):
+    with pytest.raises(UnsafeOutput):
+        check_relpath(relpath)
+
+
+def test_check_relpath_accepts_plain_paths():
+    assert check_relpath("checks/x/index.html") == "checks/x/index.html"
+    assert check_relpath("tags/电动车/index.html") == "tags/电动车/index.html"
+
+
+def test_symlinked_folder_in_output_is_replaced_not_written_through(site, run, tmp_path):
+    fill(site)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "keep.txt").write_text("mine")
+    site.out.mkdir()
+    (site.out / "checks").symlink_to(outside, target_is_directory=True)
+    build(run, site)
+    assert sorted(p.name for p in outside.iterdir()) == ["keep.txt"]
+    assert (outside / "keep.txt").read_text() == "mine"
+    assert not (site.out / "checks").is_symlink()
+    assert (site.out / "checks" / "byd-plant" / "index.html").is_file()
+
+
+def test_symlinked_folder_holding_the_same_pages_is_replaced(site, run, tmp_path):
+    """Pages found through a link are not "unchanged": they must land in the output."""
+    fill(site)
+    build(run, site)
+    expected = site.snapshot()
+    outside = tmp_path / "outside-checks"
+    shutil.copytree(site.out / "checks", outside)
+    outside_before = {p: p.read_bytes() for p in outside.rglob("*") if p.is_file()}
+    shutil.rmtree(site.out / "checks")
+    (site.out / "checks").symlink_to(outside, target_is_directory=True)
+    build(run, site)
+    assert not (site.out / "checks").is_symlink()
+    assert site.snapshot() == expected
+    assert {p: p.read_bytes() for p in outside.rglob("*") if p.is_file()} == outside_before
+
+
+def test_symlinked_file_in_output_is_replaced_not_written_through(site, run, tmp_path):
+    fill(site)
+    build(run, site)
+    outside = tmp_path / "outside.html"
+    outside.write_text("mine")
+    index = site.out / "index.html"
+    expected = index.read_bytes()
+    index.unlink()
+    index.symlink_to(outside)
+    build(run, site)
+    assert outside.read_text() == "mine"
+    assert not index.is_symlink()
+    assert index.read_bytes() == expected
+
+
+def test_stale_symlink_in_output_is_removed_without_following_it(site, run, tmp_path):
+    fill(site)
+    build(run, site)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "data.txt").write_text("mine")
+    (site.out / "old").symlink_to(outside, target_is_directory=True)
+    build(run, site)
+    assert not (site.out / "old").exists()
+    assert (outside / "data.txt").read_text() == "mine"
+
+
+# -- generator.urls -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("tag", "slug"),
+    [
+        ("Electric Cars", "electric-cars"),
+        ("  electric   cars ", "electric-cars"),
+        ("电动车", "电动车"),
+        ("电动 汽车", "电动-汽车"),
+        ("Climate/Energy", "climate-energy"),
+        ("snake_case_tag", "snake-case-tag"),
+        ("Ｆｕｌｌwidth", "fullwidth"),
+        ("!!!", "tag"),
+    ],
+)
+def test_tag_slug(tag, slug):
+    assert tag_slug(tag) == slug
+
+
+@pytest.mark.parametrize(
+    ("path", "file"),
+    [
+        ("/", "index.html"),
+        ("/checks/x/", "checks/x/index.html"),
+        ("/page/2/", "page/2/index.html"),
+        ("/feed.xml", "feed.xml"),
+        ("/404.html", "404.html"),
+        ("/companies/byd/feed.xml", "companies/byd/feed.xml"),
+    ],
+)
+def test_output_file(path, file):
+    assert output_file(path) == file
+
+
+def test_href_at_the_root_and_under_a_sub_path():
+    root = Urls("https://factdesk.example.org/")
+    assert root.href(root.check("x")) == "/checks/x/"
+    assert root.href(root.home()) == "/"
+    assert root.absolute(root.home(2)) == "https://factdesk.example.org/page/2/"
+
+    sub = Urls("https://example.org/factdesk/")
+    assert sub.href(sub.home()) == "/factdesk/"
+    assert sub.href(sub.company("byd", 2)) == "/factdesk/companies/byd/page/2/"
+    assert sub.href(sub.static("/logo.svg")) == "/factdesk/logo.svg"
+    assert sub.href(sub.static("logo.svg")) == "/factdesk/logo.svg"
+    assert sub.absolute(sub.check("x")) == "https://example.org/factdesk/checks/x/"
+    assert Urls("https://example.org/factdesk").href("/ratings/") == "/factdesk/ratings/"
+
+
+def test_href_percent_encodes():
+    sub = Urls("https://example.org/fact desk/")
+    assert sub.href(sub.tag("电动车")) == "/fact%20desk/tags/%E7%94%B5%E5%8A%A8%E8%BD%A6/"
+    assert sub.href(sub.tag("电动车", 2)).endswith("/%E7%94%B5%E5%8A%A8%E8%BD%A6/page/2/")
+    assert sub.href(sub.static("a b.png")) == "/fact%20desk/a%20b.png"
+    assert sub.href('/"quoted"<x>/') == "/fact%20desk/%22quoted%22%3Cx%3E/"
+    assert sub.absolute("/") == "https://example.org/fact%20desk/"
+
+
+# -- generator.writer.OutputWriter ---------------------------------------------------------------
+
+
+def test_writer_refuses_duplicate_paths(tmp_path):
+    writer = OutputWriter(tmp_path / "out")
+    writer.write("a/index.html", b"one")
+    with pytest.raises(UnsafeOutput, match="two files"):
+        writer.write("a/index.html", b"two")
+    with pytest.raises(UnsafeOutput, match="two files"):
+        writer.write("a//index.html", b"two")
+
+
+def test_writer_refuses_unsafe_and_staging_paths(tmp_path):
+    writer = OutputWriter(tmp_path / "out")
+    for relpath in ("../x.html", "/x.html", f"{STAGING}/x.html"):
+        with pytest.raises(UnsafeOutput):
+            writer.write(relpath, b"x")
+    writer.abort()
+    assert not (tmp_path / "out").exists()
+    assert not (tmp_path / "x.html").exists()
+
+
+def test_writer_commits_and_removes_stale_files(tmp_path):
+    out = tmp_path / "out"
+    first = OutputWriter(out)
+    first.write("index.html", b"home")
+    first.write("old/deep/index.html", b"old")
+    first.write("keep/index.html", b"keep")
+    stats = first.commit()
+    assert (stats.written, stats.unchanged, stats.removed) == (3, 0, 0)
+    assert (out / "old" / "deep" / "index.html").read_bytes() == b"old"
+
+    second = OutputWriter(out)
+    second.write("index.html", b"home")
+    second.write("keep/index.html", b"kept, new bytes")
+    stats = second.commit()
+    assert (stats.written, stats.unchanged, stats.removed) == (1, 1, 1)
+    assert not (out / "old").exists()  # emptied folders go too
+    assert (out / "keep" / "index.html").read_bytes() == b"kept, new bytes"
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*")) == [
+        "index.html",
+        "keep",
+        "keep/index.html",
+    ]
+
+
+def test_writer_keeps_top_level_dot_folders(tmp_path):
+    out = tmp_path / "out"
+    (out / ".git" / "objects").mkdir(parents=True)
+    (out / ".git" / "HEAD").write_text("ref: refs/heads/gh-pages\n")
+    (out / ".well-known").mkdir()
+    (out / "stale.html").write_text("stale")
+    (out / "sub" / ".hidden").mkdir(parents=True)
+    writer = OutputWriter(out)
+    writer.write("index.html", b"home")
+    writer.commit()
+    assert (out / ".git" / "HEAD").read_text() == "ref: refs/heads/gh-pages\n"
+    assert (out / ".git" / "objects").is_dir()
+    assert (out / ".well-known").is_dir()
+    assert not (out / "stale.html").exists()
+    assert not (out / "sub").exists()  # dot folders deeper down are the site's own
+
+
+def test_writer_abort_keeps_the_previous_output(tmp_path):
+    out = tmp_path / "out"
+    first = OutputWriter(out)
+    first.write("index.html", b"home")
+    first.commit()
+    second = OutputWriter(out)
+    second.write("index.html", b"new home")
+    second.write("other.html", b"other")
+    second.abort()
+    assert sorted(p.name for p in out.iterdir()) == ["index.html"]
+    assert (out / "index.html").read_bytes() == b"home"
+
+
+def test_writer_replaces_a_file_where_a_folder_must_go(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "checks").write_text("a file in the way")
+    writer = OutputWriter(out)
+    writer.write("checks/x/index.html", b"x")
+    writer.commit()
+    assert (out / "checks" / "x" / "index.html").read_bytes() == b"x"
