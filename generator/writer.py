@@ -18,6 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 STAGING = ".factsite-staging"
+# Marks a folder as factsite's output: only such a folder (or an empty one) has files
+# removed, so a mistyped -o can never wipe a folder of other files.
+MARKER = ".factsite-output"
 
 
 class UnsafeOutput(Exception):
@@ -81,6 +84,14 @@ class OutputWriter:
                 raise UnsafeOutput(
                     f"output folder {out_dir} contains {path}; building there would delete it"
                 )
+            if self.root.is_relative_to(real):
+                raise UnsafeOutput(f"output folder {out_dir} is inside {path}; choose a "
+                                   "folder outside the site's sources")
+        if self.root.is_dir() and not (self.root / MARKER).exists() and any(
+                not p.name.startswith(".") for p in self.root.iterdir()):
+            raise UnsafeOutput(
+                f"output folder {out_dir} is not empty and was not built by factsite; "
+                "refusing to delete its files (empty it or choose another folder)")
         self.staging = self.root / STAGING
         self.produced: set[str] = set()
         self.staged: list[str] = []
@@ -140,6 +151,10 @@ class OutputWriter:
                 shutil.rmtree(target)
             os.replace(self.staging / relpath, target)
         shutil.rmtree(self.staging, ignore_errors=True)
+        marker = self.root / MARKER
+        if not marker.exists():
+            marker.write_text("This folder is built by factsite; its files are replaced on "
+                              "every build.\n", encoding="utf-8")
         self.staged.clear()
         return stats
 

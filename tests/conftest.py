@@ -10,6 +10,7 @@ import pytest
 from bs4 import BeautifulSoup
 
 from generator.cli import main
+from generator.writer import MARKER
 
 REPO = Path(__file__).resolve().parent.parent
 NOW = "2026-01-01T00:00:00+00:00"  # pinned clock: entries after it are "in the future"
@@ -90,11 +91,11 @@ class Site:
         return BeautifulSoup((self.out / relpath).read_text(encoding="utf-8"), "html.parser")
 
     def snapshot(self) -> dict[str, bytes]:
-        """Every file of the output folder and its bytes."""
+        """Every file of the built site and its bytes (not the writer's marker file)."""
         return {
             p.relative_to(self.out).as_posix(): p.read_bytes()
             for p in sorted(self.out.rglob("*"))
-            if p.is_file()
+            if p.is_file() and p.name != MARKER
         }
 
 

@@ -11,7 +11,7 @@ import pytest
 from conftest import SITE_YAML, Site
 
 from generator.urls import Urls, output_file, tag_slug
-from generator.writer import STAGING, OutputWriter, UnsafeOutput, check_relpath
+from generator.writer import MARKER, STAGING, OutputWriter, UnsafeOutput, check_relpath
 
 OLD = 1_000_000_000  # an mtime well in the past: 2001-09-09
 
@@ -274,7 +274,8 @@ def test_symlinked_folder_in_output_is_replaced_not_written_through(site, run, t
     outside = tmp_path / "outside"
     outside.mkdir()
     (outside / "keep.txt").write_text("mine")
-    site.out.mkdir()
+    build(run, site)
+    shutil.rmtree(site.out / "checks")
     (site.out / "checks").symlink_to(outside, target_is_directory=True)
     build(run, site)
     assert sorted(p.name for p in outside.iterdir()) == ["keep.txt"]
@@ -425,6 +426,7 @@ def test_writer_commits_and_removes_stale_files(tmp_path):
     assert not (out / "old").exists()  # emptied folders go too
     assert (out / "keep" / "index.html").read_bytes() == b"kept, new bytes"
     assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*")) == [
+        MARKER,
         "index.html",
         "keep",
         "keep/index.html",
@@ -438,6 +440,7 @@ def test_writer_keeps_top_level_dot_folders(tmp_path):
     (out / ".well-known").mkdir()
     (out / "stale.html").write_text("stale")
     (out / "sub" / ".hidden").mkdir(parents=True)
+    (out / MARKER).touch()  # built by factsite before
     writer = OutputWriter(out)
     writer.write("index.html", b"home")
     writer.commit()
@@ -457,7 +460,7 @@ def test_writer_abort_keeps_the_previous_output(tmp_path):
     second.write("index.html", b"new home")
     second.write("other.html", b"other")
     second.abort()
-    assert sorted(p.name for p in out.iterdir()) == ["index.html"]
+    assert sorted(p.name for p in out.iterdir()) == [MARKER, "index.html"]
     assert (out / "index.html").read_bytes() == b"home"
 
 
@@ -465,7 +468,35 @@ def test_writer_replaces_a_file_where_a_folder_must_go(tmp_path):
     out = tmp_path / "out"
     out.mkdir()
     (out / "checks").write_text("a file in the way")
+    (out / MARKER).touch()
     writer = OutputWriter(out)
     writer.write("checks/x/index.html", b"x")
     writer.commit()
     assert (out / "checks" / "x" / "index.html").read_bytes() == b"x"
+
+
+def test_writer_refuses_a_folder_it_did_not_build(tmp_path):
+    """A mistyped -o must never delete someone's files."""
+    out = tmp_path / "home"
+    out.mkdir()
+    (out / "thesis.tex").write_text("years of work")
+    with pytest.raises(UnsafeOutput, match="not empty and was not built by factsite"):
+        OutputWriter(out)
+    assert (out / "thesis.tex").read_text() == "years of work"
+
+
+def test_writer_accepts_a_folder_holding_only_dot_entries(tmp_path):
+    out = tmp_path / "gh-pages"
+    (out / ".git").mkdir(parents=True)
+    writer = OutputWriter(out)
+    writer.write("index.html", b"home")
+    writer.commit()
+    assert (out / ".git").is_dir() and (out / "index.html").read_bytes() == b"home"
+
+
+def test_build_refuses_output_inside_the_sources(site, run):
+    site.entry("one")
+    result = run("build", str(site.root), "-o", str(site.root / "content" / "static" / "out"))
+    assert result.code == 1
+    assert "is inside" in result.err and "content" in result.err
+    assert not (site.root / "content" / "static" / "out").exists()

@@ -358,7 +358,7 @@ def test_each_company_lists_exactly_its_checks_across_pages(generated, site):
         assert slugs == expected, company
         assert len(paths) == -(-len(expected) // 3)
         assert paths[1:] == [f"/companies/{company}/page/{n}/" for n in range(2, len(paths) + 1)]
-        heading = soup(site.out, f"/companies/{company}/").find(id="checks-heading")
+        heading = soup(site.out, f"/companies/{company}/").find(id="fs-checks-heading")
         assert f"({len(expected)})" in heading.get_text()
 
 
