@@ -108,11 +108,26 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not allowed in JSON")
 
 
+_CHUNKS = re.compile(r"<!--.*?-->|<script\b.*?(?:</script\s*>|\Z)", re.DOTALL | re.IGNORECASE)
+
+
+def _script_chunks(html: str) -> str:
+    """Only the comments and script elements of ``html``, in order.
+
+    The parser then sees the same script blocks (a script inside a comment still does not
+    count) while skipping the rest of the page: a check page is mostly body text, and the
+    build validates every one of them.
+    """
+    if "ld+json" not in html.lower():
+        return ""
+    return "".join(match.group(0) for match in _CHUNKS.finditer(html))
+
+
 def extract_jsonld(html: str) -> tuple[list[Any], list[Finding]]:
     """Every application/ld+json block in html, parsed; a block that is not valid JSON is an
     error Finding. Blocks are numbered from 1 in page order in the messages."""
     parser = _ScriptBlocks()
-    parser.feed(html)
+    parser.feed(_script_chunks(html))
     parser.close()
     values: list[Any] = []
     findings: list[Finding] = []

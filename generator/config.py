@@ -127,6 +127,7 @@ def _read_config(doc: Document, report: Report, base_url_override: str | None) -
         search=fields.boolean("search", True),
         allow_html=fields.boolean("allow_html", False),
         verdicts=_read_verdicts(fields),
+        lines={".".join(map(str, k)): line for k, line in doc.lines.items()},
     )
     return config
 

@@ -65,6 +65,7 @@ class Report:
 
     root: Path | None = None
     items: list[Diagnostic] = field(default_factory=list)
+    _error_count: int = 0
 
     def display_path(self, path: Path | str) -> str:
         path = Path(path)
@@ -74,6 +75,11 @@ class Report:
             except ValueError:
                 pass
         return path.as_posix()
+
+    @property
+    def has_errors(self) -> bool:
+        """Whether any error was reported (cheap: builds ask once per page)."""
+        return self._error_count > 0
 
     def add(
         self,
@@ -88,6 +94,8 @@ class Report:
         self.items.append(
             Diagnostic(self.display_path(path), line, message, severity, hint, source_line)
         )
+        if severity is Severity.ERROR:
+            self._error_count += 1
 
     def error(self, path: Path | str, line: int | None, message: str, **kw: object) -> None:
         self.add(path, line, message, severity=Severity.ERROR, **kw)  # type: ignore[arg-type]
@@ -96,7 +104,9 @@ class Report:
         self.add(path, line, message, severity=Severity.WARNING, **kw)  # type: ignore[arg-type]
 
     def extend(self, other: Iterable[Diagnostic]) -> None:
-        self.items.extend(other)
+        for item in other:
+            self.items.append(item)
+            self._error_count += item.severity is Severity.ERROR
 
     @property
     def errors(self) -> list[Diagnostic]:
@@ -108,7 +118,7 @@ class Report:
 
     def failed(self, strict: bool = False) -> bool:
         """Whether the build must stop: any error, or under ``strict`` any warning."""
-        return bool(self.errors) or (strict and bool(self.warnings))
+        return self.has_errors or (strict and len(self.items) > 0)
 
 
 class BuildFailed(Exception):
@@ -126,3 +136,14 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
         by_lower.setdefault(choice.lower(), choice)
     matches = difflib.get_close_matches(word.lower(), list(by_lower), n=1, cutoff=0.6)
     return by_lower[matches[0]] if matches else None
+
+
+def locate(path: Path, needle: str) -> int | None:
+    """The first line of file ``path`` containing ``needle``, for problems found in the
+    output (a broken link) that must point back at the source."""
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    offset = text.find(needle)
+    return text.count("\n", 0, offset) + 1 if offset >= 0 else None

@@ -102,8 +102,9 @@ def build_graph(content: Content, now: dt.datetime, drafts: bool = False) -> Sit
         for slug in entry.companies:
             by_company[slug].append(entry)
         by_verdict[entry.verdict].append(entry)
-        for name in entry.tags:
-            tags.setdefault(tag_slug(name), Tag(name, tag_slug(name))).entries.append(entry)
+        for slug, name in {tag_slug(t): t for t in reversed(entry.tags)}.items():
+            # "AI" and "ai" share a page; an entry carrying both is listed there once.
+            tags.setdefault(slug, Tag(name, slug)).entries.append(entry)
     tags = dict(sorted(tags.items(), key=lambda item: (item[1].name.lower(), item[0])))
 
     corrected = sorted(

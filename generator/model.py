@@ -60,6 +60,7 @@ class SiteConfig:
     search: bool = True
     allow_html: bool = False
     verdicts: list[Verdict] = field(default_factory=list)
+    lines: dict[str, int] = field(default_factory=dict)  # "publisher.logo" → line in site.yaml
 
     @property
     def contact_url(self) -> str | None:

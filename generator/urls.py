@@ -8,6 +8,7 @@ under a sub-path, :meth:`Urls.absolute` into a full URL for feeds and canonical 
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from urllib.parse import quote, urlsplit
@@ -34,10 +35,12 @@ class Urls:
         parts = urlsplit(base_url)
         self.origin = f"{parts.scheme}://{parts.netloc}"
         self.prefix = parts.path.rstrip("/")  # "" or "/factdesk"
+        # A listing links the same few hundred paths thousands of times over.
+        self.href = functools.lru_cache(maxsize=65536)(self._href)  # type: ignore[method-assign]
 
     # -- turning a site path into a link ---------------------------------------------------
 
-    def href(self, path: str) -> str:
+    def _href(self, path: str) -> str:
         """A host-relative link: ``/factdesk/checks/x/`` for a sub-path site."""
         return quote(self.prefix + path, safe="/#?=&%:@!$'()*+,;~")
 
@@ -94,6 +97,10 @@ class Urls:
 
     def search(self) -> str:
         return "/search/"
+
+    def pagefind(self, name: str = "") -> str:
+        """The search index bundle (``pagefind.js``, its chunks), or one file of it."""
+        return f"/pagefind/{name}"
 
     def feed(self) -> str:
         return "/feed.xml"

@@ -97,6 +97,9 @@ class OutputWriter:
         self.staged: list[str] = []
         self._created_root = not self.root.exists()
         shutil.rmtree(self.staging, ignore_errors=True)  # left by a build that was killed
+        # Per-folder answers, so 16,000 files cost one check per folder, not per file.
+        self._real_dirs: dict[Path, bool] = {}
+        self._made_dirs: set[Path] = set()
 
     def write(self, relpath: str, data: bytes) -> None:
         """Take one file of the site; it is staged only if its bytes are new."""
@@ -109,9 +112,14 @@ class OutputWriter:
         if self._same_as_output(relpath, data):
             return
         target = self.staging / relpath
-        target.parent.mkdir(parents=True, exist_ok=True)
+        self._mkdir(target.parent)
         target.write_bytes(data)
         self.staged.append(relpath)
+
+    def _mkdir(self, folder: Path) -> None:
+        if folder not in self._made_dirs:
+            folder.mkdir(parents=True, exist_ok=True)
+            self._made_dirs.add(folder)
 
     def copy(self, relpath: str, source: Path) -> None:
         self.write(relpath, source.read_bytes())
@@ -119,7 +127,7 @@ class OutputWriter:
     def _same_as_output(self, relpath: str, data: bytes) -> bool:
         current = self.root / relpath
         # Through a link (the file's or a folder's) is not in the output: stage it anew.
-        if not current.is_file() or Path(os.path.realpath(current)) != current:
+        if not self._is_real_dir(current.parent) or current.is_symlink() or not current.is_file():
             return False
         try:
             if current.stat().st_size != len(data):
@@ -127,6 +135,14 @@ class OutputWriter:
             return current.read_bytes() == data
         except OSError:
             return False
+
+    def _is_real_dir(self, folder: Path) -> bool:
+        """Whether ``folder`` is a folder of the output itself, reached through no link."""
+        known = self._real_dirs.get(folder)
+        if known is None:
+            known = folder.is_dir() and Path(os.path.realpath(folder)) == folder
+            self._real_dirs[folder] = known
+        return known
 
     def abort(self) -> None:
         """Forget the staged files; the output folder is as it was before the build."""
@@ -160,6 +176,8 @@ class OutputWriter:
 
     def _make_parents(self, target: Path) -> None:
         parent = target.parent
+        if parent in self._made_dirs:
+            return
         # A stale file or a link where a folder must go is replaced, never followed.
         for ancestor in reversed([parent, *parent.parents]):
             if ancestor == self.root or not ancestor.is_relative_to(self.root):
@@ -167,6 +185,7 @@ class OutputWriter:
             if ancestor.is_symlink() or (ancestor.exists() and not ancestor.is_dir()):
                 ancestor.unlink()
         parent.mkdir(parents=True, exist_ok=True)
+        self._made_dirs.add(parent)
 
     def _remove_stale(self) -> list[str]:
         """Delete files and links the new site does not produce, then empty folders.
@@ -175,20 +194,24 @@ class OutputWriter:
         are left alone, so an output folder can be a checkout of a publishing branch.
         """
         removed: list[str] = []
+        emptied: set[Path] = set()
         for dirpath, dirnames, filenames in os.walk(self.root, topdown=True):
             here = Path(dirpath)
             if here == self.root:
                 dirnames[:] = [d for d in dirnames if not d.startswith(".")]
                 filenames = [f for f in filenames if not f.startswith(".") or f in self.produced]
+            if not filenames and here != self.root:
+                emptied.add(here)  # perhaps a folder of nothing but empty folders
             for name in filenames + [d for d in dirnames if (here / d).is_symlink()]:
                 path = here / name
                 relpath = path.relative_to(self.root).as_posix()
                 if relpath not in self.produced:
                     path.unlink()
                     removed.append(relpath)
-        for dirpath, _dirnames, _filenames in os.walk(self.root, topdown=False):
-            here = Path(dirpath)
-            if here != self.root and not here.relative_to(self.root).parts[0].startswith("."):
-                with contextlib.suppress(OSError):
-                    here.rmdir()  # only succeeds when empty
+                    emptied.update(p for p in path.parents if p.is_relative_to(self.root))
+        emptied.discard(self.root)
+        # Deepest first, so a folder left empty by its emptied sub-folders goes too.
+        for folder in sorted(emptied, key=lambda p: len(p.parts), reverse=True):
+            with contextlib.suppress(OSError):
+                folder.rmdir()  # only succeeds when empty
         return removed
