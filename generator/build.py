@@ -16,13 +16,15 @@ from typing import Any
 
 from .cache import MemoryCache
 from .claimreview import validate_page
-from .diagnostics import BuildFailed, Report
+from .diagnostics import BuildFailed, Report, locate
 from .feeds import site_feeds
 from .graph import SiteGraph, build_graph
 from .jsonld import claimreview_feed
+from .linkcheck import LinkChecker
 from .loader import load_site
 from .model import Entry, StaticFile
 from .plan import PageSpec, plan_site
+from .search import FIX_HINT, IndexingSink, SearchFailed, SearchIndex
 from .sitemap import robots_txt, sitemaps
 from .theme import TemplateFailed, Theme
 from .urls import Hrefs, Urls, output_file
@@ -49,6 +51,7 @@ class BuildResult:
     stats: WriteStats = field(default_factory=WriteStats)
     pages: int = 0
     seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)  # one-line remarks for the summary
 
 
 def build(
@@ -72,7 +75,8 @@ def build(
         raise BuildFailed(report)
     # With content errors the site is still rendered (into nothing) so that template
     # errors show up in the same run; the output folder is not touched.
-    write = write and not report.errors
+    links = LinkChecker(Urls(content.config.base_url)) if options.strict or not write else None
+    write = write and not report.has_errors
 
     now = options.now or dt.datetime.now(dt.UTC)
     graph = build_graph(content, now, drafts=options.drafts)
@@ -91,8 +95,21 @@ def build(
         report.error(options.output, None, str(exc))
         raise BuildFailed(report) from None
 
+    notes: list[str] = []
+    index: SearchIndex | None = None
     try:
-        _render_pages(specs, graph, urls, theme, content.static_files, sink, report, progress)
+        pages_sink: Any = sink
+        if graph.config.search:  # the index is fed the check pages as they are written
+            index = SearchIndex()
+            pages_sink = IndexingSink(sink, index, _check_pages(specs, urls))
+        else:
+            notes.append("search is off ('search: false' in site.yaml): "
+                         "no search page, search box or index")
+        _render_pages(specs, graph, urls, theme, content.static_files, pages_sink, report,
+                      progress, links)
+        if index is not None:
+            for name, data in index.files():
+                sink.write(output_file(urls.pagefind(name)), data)
         for path, data in _data_files(graph, urls, specs):
             sink.write(output_file(path), data)
         for asset in theme.assets.values():
@@ -103,6 +120,8 @@ def build(
                              f"'{item.relpath}'", hint="rename or move the static file")
             else:
                 sink.copy(item.relpath, item.source)
+        if links is not None and not report.has_errors:
+            _check_links(links, sink.produced, site_dir, report)
         if report.failed(options.strict):
             raise BuildFailed(report)
         stats = sink.commit()
@@ -113,10 +132,23 @@ def build(
         sink.abort()
         report.error(options.output, None, str(exc))
         raise BuildFailed(report) from None
+    except SearchFailed as exc:
+        sink.abort()
+        report.error(site_dir / "content" / "site.yaml", None, f"search index: {exc}",
+                     hint=FIX_HINT)
+        raise BuildFailed(report) from None
     except BaseException:
         sink.abort()
         raise
-    return BuildResult(report, stats, len(specs), time.perf_counter() - started)
+    finally:
+        if index is not None:
+            index.close()
+    return BuildResult(report, stats, len(specs), time.perf_counter() - started, notes)
+
+
+def _check_pages(specs: list[PageSpec], urls: Urls) -> dict[str, str]:
+    """Output file → link of every check page: the pages the search index holds."""
+    return {output_file(s.path): urls.href(s.path) for s in specs if "entry" in s.context}
 
 
 def _data_files(graph: SiteGraph, urls: Urls,
@@ -163,6 +195,7 @@ def _render_pages(
     sink: OutputWriter | NullSink,
     report: Report,
     progress: Callable[[int, int], None] | None = None,
+    links: LinkChecker | None = None,
 ) -> None:
     common = base_context(graph, urls, theme, static_files)
     seen: set[tuple[str, int | None, str]] = set()
@@ -189,11 +222,25 @@ def _render_pages(
                 )
             continue
         entry = spec.context.get("entry")
-        if entry is not None and not report.errors:  # errors would only cascade
+        if entry is not None and not report.has_errors:  # errors would cascade
             _validate_claim_review(html, context["canonical"], entry, report)
+        if links is not None:
+            links.add_page(spec.path, html, spec.source)
         sink.write(output_file(spec.path), html.encode("utf-8"))
     if progress is not None:
         progress(len(specs), len(specs))
+
+
+def _check_links(links: LinkChecker, produced: set[str], site_dir: Path,
+                 report: Report) -> None:
+    """Report every internal link, anchor or asset reference that points nowhere."""
+    for relpath in sorted(produced):  # feeds, assets, static files (pages are known)
+        links.add_file("/" + relpath)
+    for broken in links.broken():
+        source = broken.source or f"output{broken.page}"
+        line = locate(site_dir / broken.source, broken.target) if broken.source else None
+        report.error(source, line, f"broken link to '{broken.target}' on {broken.page}: "
+                     f"{broken.reason}")
 
 
 def _validate_claim_review(html: str, page_url: str, entry: Entry, report: Report) -> None:

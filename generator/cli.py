@@ -7,6 +7,7 @@ Exit status: 0 on success, 1 when the site has errors (or warnings under ``--str
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import os
 import sys
@@ -16,6 +17,7 @@ from pathlib import Path
 from . import __version__, scaffold
 from .build import BuildOptions, build
 from .diagnostics import BuildFailed, Diagnostic, Report
+from .progress import Progress
 
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
 
@@ -61,6 +63,23 @@ def _parser() -> argparse.ArgumentParser:
     site_options(check_cmd)
     check_cmd.set_defaults(handler=_cmd_check)
 
+    serve_cmd = commands.add_parser(
+        "serve", help="preview the site: serve it, rebuild on every change, reload the browser"
+    )
+    serve_cmd.add_argument(
+        "site", nargs="?", default=".", type=Path, help="site folder (default: current folder)"
+    )
+    serve_cmd.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve_cmd.add_argument("--port", type=_port, default=8000, help="port (0: any free one)")
+    serve_cmd.add_argument(
+        "--drafts", action="store_true", help="also publish drafts and entries dated in the future"
+    )
+    serve_cmd.add_argument(
+        "--poll", action="store_true", help="poll for changes (network drives, containers)"
+    )
+    serve_cmd.add_argument("-q", "--quiet", action="store_true", help="print only errors")
+    serve_cmd.set_defaults(handler=_cmd_serve)
+
     new_cmd = commands.add_parser("new", help="create a new entry or company file")
     new_cmd.add_argument("kind", choices=("entry", "company"))
     new_cmd.add_argument("title", help="the check's title or the company's name")
@@ -73,10 +92,20 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _port(text: str) -> int:
+    port = int(text)
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a port number (0-65535)")
+    return port
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         return args.handler(args)
+    except UsageError as exc:
+        print(f"factsite: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
@@ -87,18 +116,31 @@ def _now() -> dt.datetime | None:
     value = os.environ.get("FACTSITE_NOW")
     if not value:
         return None
-    moment = dt.datetime.fromisoformat(value)
+    try:
+        moment = dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise UsageError(f"FACTSITE_NOW is not an ISO 8601 date-time: '{value}'") from None
     return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
-def _options(args: argparse.Namespace) -> BuildOptions | None:
-    site = args.site
+class UsageError(Exception):
+    """The command or its environment is wrong (exit status 2)."""
+
+
+def _is_site(site: Path) -> bool:
     if not (site / "content").is_dir():
         print(
             f"factsite: {site} has no content/ folder; is it a site? "
             f"(create one with 'factsite init DIR')",
             file=sys.stderr,
         )
+        return False
+    return True
+
+
+def _options(args: argparse.Namespace) -> BuildOptions | None:
+    site = args.site
+    if not _is_site(site):
         return None
     return BuildOptions(
         site_dir=site,
@@ -110,11 +152,20 @@ def _options(args: argparse.Namespace) -> BuildOptions | None:
     )
 
 
-def print_diagnostics(items: list[Diagnostic], fmt: str, quiet: bool) -> None:
+def print_diagnostics(
+    items: list[Diagnostic], fmt: str, quiet: bool, site: Path | None = None, strict: bool = False
+) -> None:
+    """Print problems; ``-q`` hides warnings unless ``--strict`` made them fatal."""
     for item in items:
-        if quiet and item.severity.value == "warning":
+        if quiet and not strict and item.severity.value == "warning":
             continue
-        print(item.format_github() if fmt == "github" else item.format(), file=sys.stderr)
+        if fmt == "github":
+            # Annotations need paths from the repository root, where Actions runs us.
+            if site is not None and not Path(item.path).is_absolute():
+                item = dataclasses.replace(item, path=os.path.relpath(site / item.path))
+            print(item.format_github(), file=sys.stderr)
+        else:
+            print(item.format(), file=sys.stderr)
 
 
 def _run(args: argparse.Namespace, write: bool) -> int:
@@ -122,10 +173,11 @@ def _run(args: argparse.Namespace, write: bool) -> int:
     if options is None:
         return EXIT_USAGE
     try:
-        result = build(options, write=write)
+        with Progress.for_terminal(sys.stderr, args.quiet) as progress:
+            result = build(options, write=write, progress=progress)
     except BuildFailed as failed:
         report: Report = failed.report
-        print_diagnostics(report.items, args.format, args.quiet)
+        print_diagnostics(report.items, args.format, args.quiet, options.site_dir, args.strict)
         errors, warnings = len(report.errors), len(report.warnings)
         reason = f"{errors} error(s)" if errors else f"{warnings} warning(s) under --strict"
         print(
@@ -134,8 +186,10 @@ def _run(args: argparse.Namespace, write: bool) -> int:
             file=sys.stderr,
         )
         return EXIT_ERRORS
-    print_diagnostics(result.report.items, args.format, args.quiet)
+    print_diagnostics(result.report.items, args.format, args.quiet, options.site_dir)
     if not args.quiet:
+        for note in result.notes:  # facts about this build, not problems
+            print(f"note: {note}")
         warnings = len(result.report.warnings)
         tail = f", {warnings} warning(s)" if warnings else ""
         if write:
@@ -155,7 +209,25 @@ def _cmd_build(args: argparse.Namespace) -> int:
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
+    args.strict = True  # check is the CI gate: every warning and broken link fails it
     return _run(args, write=False)
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    if not _is_site(args.site):
+        return EXIT_USAGE
+    from .serve import ServeOptions, serve  # imported here: only serve needs watchdog
+
+    options = ServeOptions(
+        site_dir=args.site,
+        host=args.host,
+        port=args.port,
+        drafts=args.drafts,
+        poll=args.poll,
+        quiet=args.quiet,
+        now=_now(),
+    )
+    return serve(options)
 
 
 def _cmd_new(args: argparse.Namespace) -> int:

@@ -21,7 +21,7 @@ from .config import load_config, verdict_key
 from .diagnostics import Report, Severity, did_you_mean
 from .fields import Fields
 from .frontmatter import Document, SourceError, decode, parse_markdown_file
-from .markdown import MarkdownRenderer
+from .markdown import RENDERER_VERSION, MarkdownRenderer
 from .model import Company, Content, Correction, Entry, Page, SiteConfig, Source, StaticFile
 
 ENTRY_KEYS = (
@@ -41,8 +41,8 @@ _WIKIDATA = re.compile(r"^Q[1-9][0-9]*$")
 
 # Free pages are served at /<slug>/ beside the generated sections; these names are taken.
 RESERVED_SLUGS = frozenset({
-    "checks", "companies", "verdicts", "tags", "page", "search", "ratings", "corrections",
-    "assets", "feed.xml", "sitemap.xml", "robots.txt", "404", "claimreview.json",
+    "checks", "companies", "verdicts", "tags", "page", "search", "pagefind", "ratings",
+    "corrections", "assets", "feed.xml", "sitemap.xml", "robots.txt", "404", "claimreview.json",
 })  # fmt: skip
 
 
@@ -119,7 +119,8 @@ class _Loader:
         return doc
 
     def render_body(self, doc: Document) -> str:
-        key = content_key("md", doc.body.encode(), str(self.config.allow_html).encode())
+        key = content_key("md", doc.body.encode(), str(self.config.allow_html).encode(),
+                          RENDERER_VERSION.encode())
         rendered = self.cache.get(key)
         if rendered is None:
             rendered = self.renderer.render(doc.body)
@@ -460,13 +461,19 @@ def load_site(
         cache if cache is not None else MemoryCache(),
     )
     companies = loader.companies()
-    return Content(
+    content = Content(
         config=config,
         entries=loader.entries(),
         companies=companies,
         pages=loader.pages(),
         static_files=loader.static_files(),
     )
+    logo = config.publisher.logo if config.publisher else None
+    if logo and logo.lstrip("/") not in {f.relpath for f in content.static_files}:
+        report.warning(site_dir / "content" / "site.yaml", config.lines.get("publisher.logo"),
+                       f"publisher logo '{logo}' is not a file in content/static/",
+                       hint="add the file, or fix the path (it is relative to content/static/)")
+    return content
 
 
 def _unique(items: list[str]) -> list[str]:

@@ -141,4 +141,8 @@ def plan_site(graph: SiteGraph, urls: Urls) -> Iterator[PageSpec]:
         yield PageSpec(urls.page(page.slug), "page.html", {"page": page},
                        source=page.source_path)
 
+    if graph.config.search:  # results are made in the browser: nothing here for crawlers
+        checked = [c for slug, c in graph.companies.items() if graph.checks_by_company[slug]]
+        yield PageSpec(urls.search(), "search.html", {"companies": checked}, indexed=False)
+
     yield PageSpec(urls.not_found(), "404.html", {}, indexed=False)

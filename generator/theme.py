@@ -199,13 +199,26 @@ def format_date(value: When | dt.date | None) -> str:
 
 
 def text_on(color: str) -> str:
-    """Black or white, whichever reads better on background ``color`` (WCAG contrast)."""
+    """White or near-black text, whichever contrasts more on ``color``; always ≥ 4.5:1.
+
+    ``#111111`` reads softer than black, but on a few mid-tones (luminance near 0.19) it
+    and white both fall short of WCAG AA's 4.5:1; there pure black (≥ 4.58:1) is used.
+    """
+    background = _luminance(color)
+
+    def contrast(text: str) -> float:
+        lighter, darker = sorted((background, _luminance(text)), reverse=True)
+        return (lighter + 0.05) / (darker + 0.05)
+
+    best = max(("#ffffff", "#111111"), key=contrast)
+    return best if contrast(best) >= 4.5 else "#000000"
+
+
+def _luminance(color: str) -> float:
+    """WCAG relative luminance of ``#rgb`` or ``#rrggbb``."""
     hexes = color.lstrip("#")
     if len(hexes) == 3:
         hexes = "".join(ch * 2 for ch in hexes)
     channels = [int(hexes[i : i + 2], 16) / 255 for i in (0, 2, 4)]
     linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
-    luminance = 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
-    on_white = 1.05 / (luminance + 0.05)
-    on_black = (luminance + 0.05) / 0.05
-    return "#ffffff" if on_white >= on_black else "#111111"
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]

@@ -1,0 +1,379 @@
+"""Full-text search: a Pagefind index of every published check, built in memory.
+
+This is the only module that imports ``pagefind``. It runs the binary that PyPI's
+``pagefind[extended]`` ships (the extended build segments Chinese and Japanese text) as
+``pagefind --service`` and speaks its protocol directly: each request is base64-encoded
+JSON followed by a comma, and each response comes back the same way on stdout.
+
+Why not the package's ``PagefindIndex`` class: its reader sleeps 0.1 s before every
+response (100,000 checks would take three hours) and reads responses with a 2 MiB limit,
+too small for the ``GetFiles`` answer of a large site. Here requests are pipelined while
+a thread reads the responses, so the binary indexes on one core while Jinja renders on
+another, and the finished bundle comes back in memory; nothing is written to disk
+except through the build's sink.
+
+    SearchIndex      the running service: add(url, html), files(), close()
+    IndexingSink     a sink that also feeds the check pages written through it to an index
+    SearchFailed     the binary is missing, cannot run, or failed; the build reports it
+
+Determinism: Pagefind names its chunks by their content hashes, and since 1.3 the word
+index and the per-page fragments are byte-identical across runs. Its filter chunks and
+its metadata file are not: the binary writes the values of a filter (and the filters,
+and the sort keys) in Rust ``HashMap`` order, which is seeded randomly in each process
+(upstream issue Pagefind/pagefind#638). :func:`stable_bundle` rewrites exactly those
+files in sorted order under names hashed from their new bytes, so the same site gives a
+byte-identical bundle. Search results do not change: the order only affects how the
+files are laid out, never which pages match.
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import hashlib
+import json
+import subprocess
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any, Protocol
+
+# Pagefind's own search interfaces: the site uses its own small script (search.js), so
+# these are not published. Everything else in the bundle is needed by pagefind.js.
+UNUSED_BUNDLE_FILES = (
+    "pagefind-ui.", "pagefind-modular-ui.", "pagefind-component-ui.", "pagefind-highlight.",
+)  # fmt: skip
+FIX_HINT = (
+    "reinstall it with: pip install --force-reinstall 'pagefind[extended]'; "
+    "or set 'search: false' in content/site.yaml to build without search"
+)
+
+
+class SearchFailed(Exception):
+    """The Pagefind binary is missing, cannot run, or reported an error."""
+
+
+class Sink(Protocol):
+    produced: set[str]
+
+    def write(self, relpath: str, data: bytes) -> None: ...
+
+
+def find_binary() -> Path:
+    """The Pagefind executable the ``pagefind`` package would use."""
+    try:
+        from pagefind.service import get_executable
+    except ImportError as exc:
+        raise SearchFailed(f"the pagefind package is not installed ({exc})") from None
+    try:
+        found = get_executable()
+    except OSError as exc:  # pagefind_bin_extended installed without its binary
+        raise SearchFailed(f"the pagefind binary is missing ({exc})") from None
+    if found is None:
+        raise SearchFailed("the pagefind binary is missing") from None
+    return found
+
+
+class SearchIndex:
+    """One in-memory Pagefind index, fed page by page; close it when done."""
+
+    def __init__(self, binary: Path | None = None) -> None:
+        self.binary = binary or find_binary()
+        self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 (lives as long as the binary)
+        try:
+            self._process = subprocess.Popen(
+                [str(self.binary), "--service"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=self._stderr,
+            )
+        except OSError as exc:
+            self._stderr.close()
+            raise SearchFailed(
+                f"cannot run the pagefind binary {self.binary}: {exc.strerror or exc}"
+            ) from None
+        self._lock = threading.Condition()
+        self._next_id = 0
+        self._pending: dict[int, str] = {}  # message id → what it asked, for error messages
+        self._replies: dict[int, dict[str, Any]] = {}  # answers that a caller waits for
+        self._errors: list[str] = []
+        self._closed = False  # set by the reader when the binary's output ends
+        self._reader = threading.Thread(target=self._read, name="pagefind", daemon=True)
+        self._reader.start()
+        try:
+            reply = self._call({"type": "NewIndex", "config": None})
+        except BaseException:
+            self.close()
+            raise
+        self._index_id: int = reply["index_id"]
+        self.pages = 0
+
+    # -- requests ------------------------------------------------------------------------
+
+    def add(self, url: str, html: str) -> None:
+        """Index one page; ``url`` is the link results point to. Replies are read later."""
+        self._send(
+            {
+                "type": "AddFile",
+                "index_id": self._index_id,
+                "url": url,
+                "file_contents": html,
+                "file_path": None,
+            },
+            f"indexing {url}",
+        )
+        self.pages += 1
+
+    def files(self) -> list[tuple[str, bytes]]:
+        """The finished bundle as (path below /pagefind/, bytes), sorted by path."""
+        try:
+            self._process.stdin.flush()  # type: ignore[union-attr]
+        except OSError:
+            raise self._failure() from None
+        with self._lock:  # every page is in before the files are asked for
+            self._lock.wait_for(lambda: not self._pending or self._closed)
+        self._raise_errors()
+        reply = self._call({"type": "GetFiles", "index_id": self._index_id})
+        files = [
+            (item["path"], base64.b64decode(item["content"]))
+            for item in reply["files"]
+            if not item["path"].startswith(UNUSED_BUNDLE_FILES)
+        ]
+        return sorted(stable_bundle(dict(files)).items())
+
+    def close(self) -> None:
+        """Stop the binary (idempotent)."""
+        process = self._process
+        if process.poll() is None:
+            try:
+                process.stdin.close()  # type: ignore[union-attr]
+                process.wait(timeout=5)
+            except (OSError, subprocess.TimeoutExpired):
+                process.kill()
+                process.wait()
+        if self._reader.is_alive():
+            self._reader.join(timeout=5)
+        self._stderr.close()
+
+    def __enter__(self) -> SearchIndex:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- the protocol ----------------------------------------------------------------------
+
+    def _send(self, payload: dict[str, Any], purpose: str) -> int:
+        with self._lock:
+            if self._closed:
+                raise self._failure()
+            self._next_id += 1
+            message_id = self._next_id
+            self._pending[message_id] = purpose
+        message = json.dumps({"message_id": message_id, "payload": payload})
+        try:
+            self._process.stdin.write(base64.b64encode(message.encode()) + b",")  # type: ignore[union-attr]
+        except OSError:  # the binary died: a broken pipe
+            raise self._failure() from None
+        return message_id
+
+    def _call(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """Send one request and wait for its answer."""
+        message_id = self._send(payload, payload["type"])
+        try:
+            self._process.stdin.flush()  # type: ignore[union-attr]
+        except OSError:
+            raise self._failure() from None
+        with self._lock:
+            self._lock.wait_for(lambda: message_id in self._replies or self._closed)
+            reply = self._replies.pop(message_id, None)
+        self._raise_errors()
+        if reply is None:
+            raise self._failure()
+        return reply
+
+    def _read(self) -> None:
+        """The reader thread: split stdout at commas and file each answer by its id."""
+        stream = self._process.stdout
+        assert stream is not None
+        buffer = bytearray()
+        start = 0
+        try:
+            while chunk := stream.read1(1 << 16):
+                buffer += chunk
+                while (end := buffer.find(b",", start)) >= 0:
+                    self._receive(bytes(buffer[:end]))
+                    del buffer[: end + 1]
+                    start = 0
+                start = len(buffer)  # base64 has no commas: look only at new bytes
+        finally:
+            with self._lock:
+                self._closed = True
+                self._lock.notify_all()
+
+    def _receive(self, raw: bytes) -> None:
+        try:
+            message = json.loads(base64.b64decode(raw))
+        except ValueError:
+            message = {"message_id": None, "payload": {"type": "Error", "message": raw[:200]}}
+        payload = message.get("payload") or {}
+        message_id = message.get("message_id")
+        with self._lock:
+            purpose = self._pending.pop(message_id, "a request") if message_id else "a request"
+            if payload.get("type") == "Error":
+                self._errors.append(f"{purpose}: {payload.get('message')}")
+            elif payload.get("type") in ("NewIndex", "GetFiles", "WriteFiles"):
+                self._replies[message_id] = payload
+            if message_id is None:  # the service could not even read the request
+                self._pending.clear()
+            self._lock.notify_all()
+
+    def _raise_errors(self) -> None:
+        with self._lock:
+            errors = list(self._errors)
+        if errors:
+            more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+            raise SearchFailed(f"pagefind failed while {errors[0]}{more}")
+
+    def _failure(self) -> SearchFailed:
+        """Why the binary stopped, with the end of what it printed."""
+        try:  # once its output has ended, the binary is exiting: wait for its status
+            code = self._process.wait(timeout=5) if self._closed else self._process.poll()
+        except subprocess.TimeoutExpired:
+            code = None
+        self._stderr.seek(0)
+        said = self._stderr.read()[-500:].decode("utf-8", "replace").strip()
+        status = f"exit status {code}" if code is not None else "no answer"
+        return SearchFailed(
+            f"the pagefind binary {self.binary} stopped ({status})" + (f": {said}" if said else "")
+        )
+
+
+# -- a deterministic bundle --------------------------------------------------------------------
+
+_SIGNATURE = b"pagefind_dcd"  # starts every decompressed .pf_* file
+
+
+def stable_bundle(files: dict[str, bytes]) -> dict[str, bytes]:
+    """The bundle with its filter chunks and metadata in sorted order (see the top).
+
+    The files are changed only when they have the layout this was written for (Pagefind
+    1.3 to 1.5); a bundle from another version is returned as it is, still working.
+    """
+    try:
+        entry = json.loads(files["pagefind-entry.json"])
+        stable = dict(files)
+        for lang, info in entry["languages"].items():
+            info["hash"] = _stable_language(stable, lang, info["hash"])
+    except (KeyError, TypeError, ValueError, IndexError, OSError):  # another layout
+        return files
+    stable["pagefind-entry.json"] = json.dumps(
+        entry, ensure_ascii=False, sort_keys=True, separators=(",", ":")
+    ).encode()
+    return stable
+
+
+def _stable_language(files: dict[str, bytes], lang: str, meta_hash: str) -> str:
+    """Rewrite one language's filter chunks and metadata; returns the new metadata hash."""
+    meta_path = f"pagefind.{meta_hash}.pf_meta"
+    meta = _read_pf(files[meta_path])
+    version, fragments, chunks, filters, sorts, *rest = meta
+    renamed: dict[str, str] = {}
+    for position, (name, chunk_hash) in enumerate(filters):
+        old_path = f"filter/{chunk_hash}.pf_filter"
+        filter_name, values = _read_pf(files.pop(old_path))
+        if filter_name != name:
+            raise ValueError(f"filter chunk {old_path} is not for {name}")
+        data = _write_pf([filter_name, sorted(values, key=lambda item: item[0])])
+        new_hash = f"{lang}_{hashlib.sha256(data).hexdigest()[:7]}"
+        files[f"filter/{new_hash}.pf_filter"] = data
+        renamed[chunk_hash] = new_hash
+        filters[position] = [name, new_hash]
+    meta = [version, fragments, chunks, sorted(filters), sorted(sorts, key=lambda s: s[0]), *rest]
+    del files[meta_path]
+    data = _write_pf(meta)
+    new_meta_hash = f"{lang}_{hashlib.sha256(data).hexdigest()[:10]}"
+    files[f"pagefind.{new_meta_hash}.pf_meta"] = data
+    return new_meta_hash
+
+
+def _read_pf(data: bytes) -> Any:
+    raw = data if data.startswith(_SIGNATURE) else gzip.decompress(data)
+    if not raw.startswith(_SIGNATURE):
+        raise ValueError("not a Pagefind file")
+    value, end = _cbor_item(raw, len(_SIGNATURE))
+    if end != len(raw) or _cbor(value) != raw[len(_SIGNATURE) :]:
+        raise ValueError("Pagefind file in an unexpected encoding")
+    return value
+
+
+def _write_pf(value: Any) -> bytes:
+    return gzip.compress(_SIGNATURE + _cbor(value), compresslevel=9, mtime=0)
+
+
+def _cbor_item(data: bytes, pos: int) -> tuple[Any, int]:
+    """Decode the CBOR item at ``pos``: the subset Pagefind writes (ints, text, arrays)."""
+    major, info = data[pos] >> 5, data[pos] & 31
+    pos += 1
+    if info < 24:
+        arg = info
+    elif info <= 27:
+        size = 1 << (info - 24)
+        arg = int.from_bytes(data[pos : pos + size], "big")
+        pos += size
+    else:
+        raise ValueError(f"unsupported CBOR item 0x{data[pos - 1]:02x}")
+    if major == 0:
+        return arg, pos
+    if major == 3:
+        return data[pos : pos + arg].decode("utf-8"), pos + arg
+    if major == 4:
+        items = []
+        for _ in range(arg):
+            item, pos = _cbor_item(data, pos)
+            items.append(item)
+        return items, pos
+    raise ValueError(f"unsupported CBOR major type {major}")
+
+
+def _cbor(value: Any) -> bytes:
+    """Encode as Pagefind does: the shortest head for every length and number."""
+    if isinstance(value, bool) or not isinstance(value, int | str | list):
+        raise ValueError(f"cannot encode {type(value).__name__}")
+    if isinstance(value, int):
+        return _cbor_head(0, value)
+    if isinstance(value, str):
+        encoded = value.encode("utf-8")
+        return _cbor_head(3, len(encoded)) + encoded
+    return _cbor_head(4, len(value)) + b"".join(_cbor(item) for item in value)
+
+
+def _cbor_head(major: int, arg: int) -> bytes:
+    if arg < 24:
+        return bytes([major << 5 | arg])
+    for info, size in ((24, 1), (25, 2), (26, 4), (27, 8)):
+        if arg < 1 << (8 * size):
+            return bytes([major << 5 | info]) + arg.to_bytes(size, "big")
+    raise ValueError(f"number too large for CBOR: {arg}")
+
+
+class IndexingSink:
+    """Passes every file on to ``sink``; the check pages also go to ``index``.
+
+    ``pages`` maps the output file of each check page to the link its results point to,
+    so the index is fed while pages render, with the exact HTML that is published.
+    """
+
+    def __init__(self, sink: Sink, index: SearchIndex, pages: dict[str, str]) -> None:
+        self.sink = sink
+        self.index = index
+        self.pages = pages
+
+    def write(self, relpath: str, data: bytes) -> None:
+        self.sink.write(relpath, data)
+        url = self.pages.get(relpath)
+        if url is not None:
+            self.index.add(url, data.decode("utf-8"))
+
+    def __getattr__(self, name: str) -> Any:  # produced, copy …: the real sink's
+        return getattr(self.sink, name)

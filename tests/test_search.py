@@ -1,0 +1,241 @@
+"""The search index and the page rules for readers, checked on the built files.
+
+The browser side (queries, filters, accessibility) is in test_browser.py; here: what the
+build writes for search, that it is deterministic, how it behaves with ``search: false``
+or without a working Pagefind binary, and the weight and asset rules of every page.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import stat
+from pathlib import Path
+
+import pytest
+from conftest import REPO, SITE_YAML, Site
+
+from generator.search import SearchIndex, _read_pf
+
+HASHED_ASSET = re.compile(r"^/assets/[\w/.-]+\.[0-9a-f]{10}\.(css|js)$")
+
+
+def fill(site: Site) -> None:
+    site.entry("2020-12-15-byd-car", title="BYD and Xiaomi car", companies="[BYD, Xiaomi]",
+               body="网上流传比亚迪和小米联合造车的消息。")
+    site.entry("2021-03-08-byd-battery", title="BYD battery", verdict="misleading")
+    site.entry("2021-04-01-xiaomi-phone", title="Xiaomi phone", companies="[小米]",
+               verdict="true")
+
+
+def built(run, site: Site, *args: str):
+    result = run("build", str(site.root), *args)
+    assert result.code == 0, result.err
+    return result
+
+
+# -- what is built --------------------------------------------------------------------------
+
+
+def test_the_index_holds_every_published_check_and_nothing_else(run, site: Site) -> None:
+    fill(site)
+    site.entry("2027-01-01-future", title="Not yet", published="2027-01-01")  # after NOW
+    site.entry("2020-01-01-draft", title="A draft", extra="draft: true")
+    built(run, site)
+    entry = json.loads((site.out / "pagefind/pagefind-entry.json").read_text())
+    assert entry["languages"]["en"]["page_count"] == 3
+    bodies = {p.relative_to(site.out).as_posix() for p in site.out.rglob("*.html")
+              if "data-pagefind-body" in p.read_text(encoding="utf-8")}
+    assert bodies == {f"checks/{slug}/index.html"
+                      for slug in ("byd-car", "byd-battery", "xiaomi-phone")}
+
+
+def test_the_bundle_has_what_the_search_page_needs_and_no_pagefind_ui(run, site: Site) -> None:
+    fill(site)
+    built(run, site)
+    bundle = {p.relative_to(site.out / "pagefind").as_posix()
+              for p in (site.out / "pagefind").rglob("*") if p.is_file()}
+    assert {"pagefind.js", "pagefind-worker.js", "pagefind-entry.json",
+            "wasm.en.pagefind"} <= bundle
+    assert any(name.startswith("index/") for name in bundle)
+    assert any(name.startswith("fragment/") for name in bundle)
+    assert any(name.startswith("filter/") for name in bundle)
+    assert not [name for name in bundle if "-ui." in name or "highlight" in name]
+
+
+def test_check_pages_tell_the_index_title_date_verdict_and_companies(run, site: Site) -> None:
+    fill(site)
+    built(run, site)
+    article = site.html("checks/byd-car/index.html").select_one("article[data-pagefind-body]")
+    assert article["data-verdict"] == "false"
+    assert article["data-isodate"] == "2020-12-15"
+    assert article["data-date"] == "15 December 2020"
+    assert article.h1["data-pagefind-meta"] == "title"
+    assert article.select_one('[data-pagefind-filter="verdict:false"]') is not None
+    chips = article.select('[data-pagefind-filter="company"]')
+    assert [c.get_text() for c in chips] == ["BYD", "Xiaomi"]
+    assert chips[0]["data-aliases"] == "BYD Auto, 比亚迪"  # so 比亚迪 finds BYD's checks
+
+
+def test_the_search_page_offers_every_verdict_and_each_checked_company(run,
+                                                                       site: Site) -> None:
+    fill(site)
+    built(run, site)
+    page = site.html("search/index.html")
+    form = page.select_one("form#fs-search-form")
+    assert form["action"] == "/search/" and form["method"] == "get"
+    assert form["data-bundle"] == "/pagefind/"
+    verdicts = [o["value"] for o in page.select("#fs-verdict option")]
+    assert verdicts == ["", "true", "mostly-true", "mixed", "misleading", "false", "unproven"]
+    companies = [o["value"] for o in page.select("#fs-company option")]
+    assert companies == ["", "BYD", "Xiaomi"]  # Acme Foods has no check
+    assert page.select_one('meta[name="robots"]')["content"] == "noindex"
+    assert "/search/" not in (site.out / "sitemap.xml").read_text()
+    noscript = page.noscript
+    assert noscript.select_one('a[href="/companies/"]') is not None
+    assert len(noscript.select('a[href^="/verdicts/"]')) == 6
+
+
+def test_every_page_but_search_has_a_search_box_in_its_header(run, site: Site) -> None:
+    fill(site)
+    built(run, site)
+    for path in sorted(site.out.rglob("*.html")):
+        relpath = path.relative_to(site.out).as_posix()
+        box = site.html(relpath).select_one("header form.site-search")
+        if relpath == "search/index.html":
+            assert box is None
+        else:
+            assert box is not None, relpath
+            assert box["action"] == "/search/" and box["method"] == "get"
+            assert box.select_one('input[name="q"]') is not None
+
+
+def test_the_index_is_byte_identical_across_builds(run, site: Site, tmp_path: Path) -> None:
+    fill(site)
+    built(run, site)
+    other = Site(tmp_path / "other")
+    built(run, site, "-o", str(other.out))
+    assert other.snapshot() == site.snapshot()
+    assert [path for path in site.snapshot() if path.startswith("pagefind/index/")]
+    result = built(run, site)  # a rebuild in place rewrites nothing
+    assert ": 0 written," in result.out
+
+
+def test_filter_chunks_are_rewritten_in_sorted_order(run, site: Site) -> None:
+    """Pagefind writes filter values in random order; the build sorts them (search.py)."""
+    fill(site)
+    built(run, site)
+    chunks = {}
+    for path in (site.out / "pagefind/filter").glob("*.pf_filter"):
+        name, values = _read_pf(path.read_bytes())
+        assert [value for value, _pages in values] == sorted(value for value, _ in values)
+        chunks[name] = [value for value, _pages in values]
+    assert chunks == {"company": ["BYD", "Xiaomi"], "verdict": ["false", "misleading", "true"]}
+    meta = next((site.out / "pagefind").glob("pagefind.en_*.pf_meta"))
+    entry = json.loads((site.out / "pagefind/pagefind-entry.json").read_text())
+    assert meta.name == f"pagefind.{entry['languages']['en']['hash']}.pf_meta"
+    filters = _read_pf(meta.read_bytes())[3]
+    assert [name for name, _ in filters] == ["company", "verdict"]
+    assert {f"{chunk}.pf_filter" for _, chunk in filters} == {
+        p.name for p in (site.out / "pagefind/filter").iterdir()}
+
+
+def test_the_index_follows_the_base_url_path(run, site: Site) -> None:
+    site.write("content/site.yaml", SITE_YAML.replace(
+        "https://checks.example.org/", "https://example.org/desk/"))
+    fill(site)
+    built(run, site)
+    form = site.html("search/index.html").select_one("form#fs-search-form")
+    assert form["data-bundle"] == "/desk/pagefind/"
+    assert site.html("index.html").select_one("form.site-search")["action"] == "/desk/search/"
+    with SearchIndex() as index:  # results link with the sub-path, as pages do
+        index.add("/desk/checks/x/", "<html lang='en'><body data-pagefind-body>x</body></html>")
+        assert any(name.startswith("fragment/") for name, _ in index.files())
+
+
+# -- search: false, and a Pagefind that cannot run ------------------------------------------
+
+
+def test_search_false_builds_no_index_page_or_box_and_says_so(run, site: Site) -> None:
+    site.write("content/site.yaml", SITE_YAML + "search: false\n")
+    fill(site)
+    result = built(run, site)
+    notes = [line for line in result.out.splitlines() if line.startswith("note:")]
+    assert notes == ["note: search is off ('search: false' in site.yaml): "
+                     "no search page, search box or index"]
+    assert result.err == ""
+    assert not (site.out / "pagefind").exists()
+    assert not (site.out / "search").exists()
+    for path in site.out.rglob("*.html"):
+        assert "site-search" not in path.read_text(encoding="utf-8")
+    assert not built(run, site, "-q").out  # -q prints only errors
+
+
+def test_strict_builds_pass_with_search_off(run, site: Site) -> None:
+    site.write("content/site.yaml", SITE_YAML + "search: false\n")
+    fill(site)
+    built(run, site, "--strict")
+
+
+@pytest.mark.parametrize("binary", ["missing", "not-executable", "exits-at-once"])
+def test_a_pagefind_that_cannot_run_fails_the_build_with_the_fix(
+        run, site: Site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, binary: str) -> None:
+    fill(site)
+    built(run, site)
+    before = site.snapshot()
+    path = tmp_path / "pagefind"
+    if binary == "not-executable":
+        path.write_text("not a program")
+        path.chmod(stat.S_IRUSR)
+    elif binary == "exits-at-once":
+        path.write_text("#!/bin/sh\necho 'pagefind: broken install' >&2\nexit 3\n")
+        path.chmod(stat.S_IRWXU)
+    monkeypatch.setenv("PAGEFIND_BINARY_PATH", str(path))  # what the pagefind package obeys
+    result = run("build", str(site.root))
+    assert result.code == 1
+    assert "Traceback" not in result.err
+    first = result.err.splitlines()[0]
+    assert first.startswith("content/site.yaml: search index: ")
+    assert str(path) in first
+    if binary == "exits-at-once":
+        assert "exit status 3" in first and "broken install" in first
+    assert "pip install --force-reinstall 'pagefind[extended]'" in result.err
+    assert "'search: false'" in result.err
+    assert site.snapshot() == before  # the last good site is untouched
+
+
+# -- weight and assets ----------------------------------------------------------------------
+
+
+def test_a_check_page_weighs_under_50_kb_with_its_css(run, tmp_path: Path) -> None:
+    out = tmp_path / "example"
+    result = run("build", str(REPO), "-o", str(out))
+    assert result.code == 0, result.err
+    css = sum(p.stat().st_size for p in (out / "assets").glob("*.css"))
+    for page in (out / "checks").glob("*/index.html"):
+        weight = page.stat().st_size + css
+        assert weight < 50_000, f"{page}: {weight} bytes of HTML and CSS"
+
+
+def test_pages_load_one_hashed_stylesheet_and_no_blocking_script(run, tmp_path: Path) -> None:
+    site = Site(tmp_path)
+    out = site.out
+    assert run("build", str(REPO), "-o", str(out)).code == 0
+    for path in sorted(out.rglob("*.html")):
+        relpath = path.relative_to(out).as_posix()
+        page = site.html(relpath)
+        sheets = page.select('link[rel="stylesheet"]')
+        assert len(sheets) == 1, relpath
+        assert HASHED_ASSET.match(sheets[0]["href"]), relpath
+        assert not page.select("style"), relpath
+        for script in page.select("script"):
+            if script.get("type") == "application/ld+json":
+                continue
+            assert script.has_attr("defer") and HASHED_ASSET.match(script["src"]), relpath
+        scripts = {s["src"].split("/")[-1].split(".")[0] for s in page.select("script[src]")}
+        if relpath == "search/index.html":
+            assert scripts == {"search"}
+        elif relpath.startswith("checks/"):
+            assert scripts == {"share"}
+        else:
+            assert scripts == set(), relpath
