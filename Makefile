@@ -45,3 +45,8 @@ test: $(VENV)/.installed-test $(CHROMIUM)
 
 clean:
 	rm -rf output .factsite-cache .pytest_cache
+
+# factsite vs Hugo and Pelican (bench/README.md); e.g. make bench BENCH_ARGS=--quick
+.PHONY: bench
+bench: $(VENV)/.installed
+	$(BIN)/python bench/run.py $(BENCH_ARGS)

