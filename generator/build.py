@@ -171,7 +171,7 @@ def base_context(
             raise LookupError(f"asset '{name}' not found in templates/assets/")
         return urls.href(urls.asset(theme.assets[name].published))
 
-    return {
+    context: dict[str, Any] = {
         "site": graph.config,
         "graph": graph,
         "url": Hrefs(urls),
@@ -184,6 +184,21 @@ def base_context(
             p for slug in ("about", "methodology", "corrections-policy") if (p := graph.page(slug))
         ],
     }
+    # A check's card looks the same on every listing that shows it (home, company, verdict,
+    # tag pages, related checks): render it once per build, not once per listing.
+    cards: dict[tuple[str, str], Any] = {}
+    ui: list[Any] = []
+
+    def card(entry: Entry, heading: str = "h2") -> Any:
+        key = (entry.slug, heading)
+        if key not in cards:
+            if not ui:
+                ui.append(theme.macros("macros.html", context))
+            cards[key] = ui[0].check_card(entry, heading)
+        return cards[key]
+
+    context["card"] = card
+    return context
 
 
 def _render_pages(

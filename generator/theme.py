@@ -136,6 +136,14 @@ class Theme:
         """Every template file that could take part in a render (for watching, hashing)."""
         return sorted(p for d in self.search_dirs for p in d.rglob("*.html"))
 
+    def macros(self, name: str, context: dict[str, Any]) -> Any:
+        """Template ``name``'s macros bound to ``context``, callable from Python.
+
+        Lets the build render a fragment such as a listing card once and reuse it on every
+        listing page that shows it; errors surface when the calling page renders.
+        """
+        return self.env.get_template(name).make_module(vars=context)
+
     def render(self, name: str, context: dict[str, Any]) -> str:
         """Render template ``name``; any failure becomes :class:`TemplateFailed`."""
         try:
