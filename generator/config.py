@@ -7,7 +7,7 @@ import zoneinfo
 from pathlib import Path
 from typing import Any
 
-from .diagnostics import Report, Severity, did_you_mean
+from .diagnostics import Report, did_you_mean
 from .fields import Fields
 from .frontmatter import Document, SourceError, decode, parse_yaml
 from .model import Publisher, SiteConfig, Verdict
@@ -139,15 +139,7 @@ def _read_publisher(fields: Fields, title: str, base_url: str) -> Publisher:
     if not isinstance(value, dict):
         fields.problem(("publisher",), "'publisher' must be a mapping like {name: …, url: …}")
         return Publisher(name=title, url=base_url)
-    for key in value:
-        if key not in PUBLISHER_KEYS:
-            guess = did_you_mean(str(key), PUBLISHER_KEYS)
-            fields.problem(
-                ("publisher", str(key)),
-                f"unknown publisher field '{key}'",
-                hint=f"did you mean '{guess}'?" if guess else None,
-                severity=Severity.WARNING,
-            )
+    fields.check_nested_keys(("publisher",), value, PUBLISHER_KEYS, "publisher")
     name = fields.text_value(value.get("name"), ("publisher", "name")) or title
     url = fields.url_value(value.get("url"), ("publisher", "url")) if value.get("url") else base_url
     logo = fields.text_value(value.get("logo"), ("publisher", "logo"))
@@ -173,15 +165,7 @@ def _read_verdicts(fields: Fields) -> list[Verdict]:
         if not isinstance(item, dict):
             fields.problem(keys, "each verdict must be a mapping like {id: …, label: …, color: …}")
             continue
-        for key in item:
-            if key not in VERDICT_KEYS:
-                guess = did_you_mean(str(key), VERDICT_KEYS)
-                fields.problem(
-                    (*keys, str(key)),
-                    f"unknown verdict field '{key}'",
-                    hint=f"did you mean '{guess}'?" if guess else None,
-                    severity=Severity.WARNING,
-                )
+        fields.check_nested_keys(keys, item, VERDICT_KEYS, "verdict")
         if item.get("id") is None:
             fields.problem(keys, "verdict is missing its 'id'")
             continue

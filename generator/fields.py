@@ -74,6 +74,17 @@ class Fields:
                 source_line=self.doc.source_line(line),
             )
 
+    def check_nested_keys(
+        self, keys: KeyPath, mapping: dict[Any, Any], known: tuple[str, ...], kind: str
+    ) -> None:
+        """Warn about unknown keys inside a nested mapping (a source, a verdict …)."""
+        for key in mapping:
+            if key not in known:
+                guess = did_you_mean(str(key), known)
+                self.problem((*keys, str(key)), f"unknown {kind} field '{key}'",
+                             hint=f"did you mean '{guess}'?" if guess else None,
+                             severity=Severity.WARNING)
+
     # -- scalar fields -------------------------------------------------------------------
 
     def text_value(self, value: Any, keys: KeyPath) -> str | None:

@@ -315,15 +315,7 @@ class _Loader:
         for index, item in enumerate(value):
             keys = ("sources", index)
             if isinstance(item, dict):
-                for key in item:
-                    if key not in SOURCE_KEYS:
-                        guess = did_you_mean(str(key), SOURCE_KEYS)
-                        fields.problem(
-                            (*keys, str(key)),
-                            f"unknown source field '{key}'",
-                            hint=f"did you mean '{guess}'?" if guess else None,
-                            severity=Severity.WARNING,
-                        )
+                fields.check_nested_keys(keys, item, SOURCE_KEYS, "source")
                 if item.get("url") is None:
                     fields.problem(keys, "source is missing its 'url'")
                     continue
@@ -358,15 +350,7 @@ class _Loader:
                     "{date: 2020-12-16, type: update, note: …}",
                 )
                 continue
-            for key in item:
-                if key not in CORRECTION_KEYS:
-                    guess = did_you_mean(str(key), CORRECTION_KEYS)
-                    fields.problem(
-                        (*keys, str(key)),
-                        f"unknown correction field '{key}'",
-                        hint=f"did you mean '{guess}'?" if guess else None,
-                        severity=Severity.WARNING,
-                    )
+            fields.check_nested_keys(keys, item, CORRECTION_KEYS, "correction")
             kind = fields.text_value(item.get("type"), (*keys, "type")) or "correction"
             if kind not in CORRECTION_TYPES:
                 guess = did_you_mean(kind, CORRECTION_TYPES)
