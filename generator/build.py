@@ -8,13 +8,14 @@ only a build with none commits its files. ``factsite check`` runs the same build
 from __future__ import annotations
 
 import datetime as dt
+import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .cache import MemoryCache
+from .cache import DiskCache, MemoryCache
 from .claimreview import validate_page
 from .diagnostics import BuildFailed, Report, locate
 from .feeds import site_feeds
@@ -28,7 +29,7 @@ from .search import FIX_HINT, IndexingSink, SearchFailed, SearchIndex
 from .sitemap import robots_txt, sitemaps
 from .theme import TemplateFailed, Theme
 from .urls import Hrefs, Urls, output_file
-from .writer import NullSink, OutputWriter, UnsafeOutput, WriteStats
+from .writer import NullSink, OutputWriter, UnsafeOutput, WriteStats, check_output_folder
 
 
 @dataclass
@@ -39,6 +40,8 @@ class BuildOptions:
     base_url: str | None = None
     strict: bool = False
     now: dt.datetime | None = None  # what counts as "the future"; default: the clock
+    jobs: int | None = None  # processes for rendering Markdown; default: the cores
+    cache_dir: Path | None = None  # keep parsed and rendered content here between runs
 
     @property
     def output(self) -> Path:
@@ -52,6 +55,20 @@ class BuildResult:
     pages: int = 0
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)  # one-line remarks for the summary
+    phases: dict[str, float] = field(default_factory=dict)  # seconds per step (--profile)
+
+
+class Phases:
+    """Wall-clock seconds per build step, for ``--profile``."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._mark = time.perf_counter()
+
+    def done(self, name: str) -> None:
+        now = time.perf_counter()
+        self.seconds[name] = now - self._mark
+        self._mark = now
 
 
 def build(
@@ -68,9 +85,26 @@ def build(
     ``progress(done, total)`` is called as pages render, for a progress line on long builds.
     """
     started = time.perf_counter()
+    phases = Phases()
     site_dir = options.site_dir
     report = Report(root=site_dir)
-    content = load_site(site_dir, report, base_url=options.base_url, cache=cache)
+    protected = [site_dir / "content", site_dir / "templates"]
+    if write:  # a refused output folder is reported before anything is read or written
+        try:
+            check_output_folder(options.output, protected)
+        except UnsafeOutput as exc:
+            report.error(options.output, None, str(exc))
+            raise BuildFailed(report) from None
+    disk_cache = None
+    if cache is None and options.cache_dir is not None:
+        cache = disk_cache = DiskCache(options.cache_dir / "cache.sqlite")
+    try:
+        content = load_site(site_dir, report, base_url=options.base_url, cache=cache,
+                            jobs=options.jobs or os.cpu_count() or 1)
+    finally:
+        if disk_cache is not None:
+            disk_cache.close()  # what was parsed is kept even when the build then fails
+    phases.done("load (front matter, Markdown)")
     if content is None:
         raise BuildFailed(report)
     # With content errors the site is still rendered (into nothing) so that template
@@ -83,11 +117,12 @@ def build(
     theme = theme or Theme(site_dir)
     urls = Urls(content.config.base_url)
     specs = list(plan_site(graph, urls))
+    phases.done("site graph and plan")
 
     sink: OutputWriter | NullSink
     try:
         sink = (
-            OutputWriter(options.output, protected=[site_dir / "content", site_dir / "templates"])
+            OutputWriter(options.output, protected=protected)
             if write
             else NullSink()
         )
@@ -107,11 +142,14 @@ def build(
                          "no search page, search box or index")
         _render_pages(specs, graph, urls, theme, content.static_files, pages_sink, report,
                       progress, links)
+        phases.done("render pages")
         if index is not None:
             for name, data in index.files():
                 sink.write(output_file(urls.pagefind(name)), data)
+            phases.done("search index")
         for path, data in _data_files(graph, urls, specs):
             sink.write(output_file(path), data)
+        phases.done("feeds, sitemap, data feed")
         for asset in theme.assets.values():
             sink.copy(output_file(urls.asset(asset.published)), asset.source)
         for item in content.static_files:
@@ -125,6 +163,7 @@ def build(
         if report.failed(options.strict):
             raise BuildFailed(report)
         stats = sink.commit()
+        phases.done("assets, static files, commit")
     except BuildFailed:
         sink.abort()
         raise
@@ -143,7 +182,8 @@ def build(
     finally:
         if index is not None:
             index.close()
-    return BuildResult(report, stats, len(specs), time.perf_counter() - started, notes)
+    return BuildResult(report, stats, len(specs), time.perf_counter() - started, notes,
+                       phases.seconds)
 
 
 def _check_pages(specs: list[PageSpec], urls: Urls) -> dict[str, str]:

@@ -7,7 +7,12 @@ needs invalidating by hand.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import pickle
+import sqlite3
+import zlib
+from pathlib import Path
 from typing import Any
 
 from . import __version__
@@ -36,3 +41,79 @@ class MemoryCache:
 
     def __len__(self) -> int:
         return len(self._items)
+
+
+class DiskCache:
+    """A cache kept in ``.factsite-cache/cache.sqlite`` between runs.
+
+    Values are pickled and compressed. A file that is corrupt, or was written by another
+    version of factsite, is detected and started afresh, never trusted. New values are
+    written in one transaction by :meth:`close`, which also drops every entry the build
+    did not use, so the cache holds one site's worth of values at most.
+    """
+
+    SCHEMA = f"factsite-cache 1 {__version__}"
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._new: dict[str, bytes] = {}
+        self._used: set[str] = set()
+        self._db = self._open()
+
+    def _open(self) -> sqlite3.Connection | None:
+        for attempt in (1, 2):
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                db = sqlite3.connect(self.path)
+                db.execute("CREATE TABLE IF NOT EXISTS meta (schema TEXT NOT NULL)")
+                db.execute("CREATE TABLE IF NOT EXISTS item (key TEXT PRIMARY KEY, value BLOB)")
+                row = db.execute("SELECT schema FROM meta").fetchone()
+                if row is None:
+                    db.execute("INSERT INTO meta VALUES (?)", (self.SCHEMA,))
+                    db.commit()
+                elif row[0] != self.SCHEMA:
+                    raise sqlite3.DatabaseError(f"foreign cache: {row[0]}")
+                return db
+            except (sqlite3.Error, OSError):
+                with contextlib.suppress(UnboundLocalError, sqlite3.Error):
+                    db.close()
+                if attempt == 2:
+                    return None  # no usable cache: the build just works without one
+                with contextlib.suppress(OSError):
+                    self.path.unlink()
+        return None
+
+    def get(self, key: str) -> Any | None:
+        self._used.add(key)
+        if key in self._new:
+            return pickle.loads(zlib.decompress(self._new[key]))
+        if self._db is None:
+            return None
+        try:
+            row = self._db.execute("SELECT value FROM item WHERE key = ?", (key,)).fetchone()
+            return pickle.loads(zlib.decompress(row[0])) if row else None
+        except Exception:  # a damaged value is a miss, never an error
+            return None
+
+    def put(self, key: str, value: Any) -> None:
+        self._used.add(key)
+        self._new[key] = zlib.compress(pickle.dumps(value, pickle.HIGHEST_PROTOCOL), 1)
+
+    def close(self) -> None:
+        """Write new values and forget unused ones."""
+        if self._db is None:
+            return
+        try:
+            with self._db:
+                self._db.executemany("INSERT OR REPLACE INTO item VALUES (?, ?)",
+                                     self._new.items())
+                self._db.execute("CREATE TEMP TABLE used (key TEXT PRIMARY KEY)")
+                self._db.executemany("INSERT INTO used VALUES (?)", ((k,) for k in self._used))
+                self._db.execute("DELETE FROM item WHERE key NOT IN (SELECT key FROM used)")
+            self._db.close()
+        except sqlite3.Error:
+            with contextlib.suppress(OSError):
+                self.path.unlink()  # next run starts afresh
+        finally:
+            self._db = None
+            self._new.clear()

@@ -20,6 +20,7 @@ from .diagnostics import BuildFailed, Diagnostic, Report
 from .progress import Progress
 
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
+CACHE_DIR = ".factsite-cache"  # inside the site folder; git-ignored
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -51,6 +52,12 @@ def _parser() -> argparse.ArgumentParser:
             help="how to print problems (github: Actions annotations)",
         )
         cmd.add_argument("-q", "--quiet", action="store_true", help="print only errors")
+        cmd.add_argument("-j", "--jobs", type=int, metavar="N",
+                         help="processes for rendering Markdown (default: the cores)")
+        cmd.add_argument("--no-cache", action="store_true",
+                         help="do not read or write SITE/.factsite-cache/")
+        cmd.add_argument("--profile", action="store_true",
+                         help="print the seconds each build step took")
 
     build_cmd = commands.add_parser("build", help="build the site into the output folder")
     site_options(build_cmd)
@@ -149,6 +156,8 @@ def _options(args: argparse.Namespace) -> BuildOptions | None:
         base_url=args.base_url,
         strict=args.strict,
         now=_now(),
+        jobs=args.jobs,
+        cache_dir=None if args.no_cache else site / CACHE_DIR,
     )
 
 
@@ -187,6 +196,9 @@ def _run(args: argparse.Namespace, write: bool) -> int:
         )
         return EXIT_ERRORS
     print_diagnostics(result.report.items, args.format, args.quiet, options.site_dir)
+    if args.profile:
+        for phase, seconds in result.phases.items():
+            print(f"{seconds:8.2f} s  {phase}", file=sys.stderr)
     if not args.quiet:
         for note in result.notes:  # facts about this build, not problems
             print(f"note: {note}")
@@ -210,6 +222,7 @@ def _cmd_build(args: argparse.Namespace) -> int:
 
 def _cmd_check(args: argparse.Namespace) -> int:
     args.strict = True  # check is the CI gate: every warning and broken link fails it
+    args.no_cache = True  # and it writes nothing at all, not even the cache
     return _run(args, write=False)
 
 

@@ -8,6 +8,7 @@ nothing about templates or output.
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import os
 import re
@@ -16,12 +17,12 @@ import zoneinfo
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .cache import MemoryCache, content_key
+from .cache import DiskCache, MemoryCache, content_key
 from .config import load_config, verdict_key
 from .diagnostics import Report, Severity, did_you_mean
 from .fields import Fields
 from .frontmatter import Document, SourceError, decode, parse_markdown_file
-from .markdown import RENDERER_VERSION, MarkdownRenderer
+from .markdown import RENDERER_VERSION, MarkdownRenderer, Rendered, render_many
 from .model import Company, Content, Correction, Entry, Page, SiteConfig, Source, StaticFile
 
 ENTRY_KEYS = (
@@ -60,7 +61,8 @@ class _Loader:
     config: SiteConfig
     report: Report
     renderer: MarkdownRenderer
-    cache: MemoryCache
+    cache: MemoryCache | DiskCache
+    jobs: int = 1  # processes for rendering Markdown
     company_keys: dict[str, str] = field(default_factory=dict)  # lower-cased key → slug
     spellings: dict[str, str] = field(default_factory=dict)  # lower-cased key → as authored
 
@@ -105,8 +107,8 @@ class _Loader:
             return None
         key = content_key("doc", raw)
         cached = self.cache.get(key)
-        if cached is not None:
-            return Document(**{**cached.__dict__, "path": path})
+        if cached is not None:  # kept without its text: that is the bytes just read
+            return dataclasses.replace(cached, path=path, text=decode(raw))
         try:
             doc = parse_markdown_file(decode(raw), path)
         except SourceError as exc:
@@ -115,16 +117,36 @@ class _Loader:
             source = lines[exc.line - 1] if exc.line and 0 < exc.line <= len(lines) else None
             self.report.error(path, exc.line, exc.message, hint=exc.hint, source_line=source)
             return None
-        self.cache.put(key, doc)
+        self.cache.put(key, dataclasses.replace(doc, text=""))
         return doc
 
+    def _markdown_key(self, doc: Document) -> str:
+        return content_key("md", doc.body.encode(), str(self.config.allow_html).encode(),
+                           RENDERER_VERSION.encode())
+
     def render_body(self, doc: Document) -> str:
-        key = content_key("md", doc.body.encode(), str(self.config.allow_html).encode(),
-                          RENDERER_VERSION.encode())
+        key = self._markdown_key(doc)
         rendered = self.cache.get(key)
         if rendered is None:
             rendered = self.renderer.render(doc.body)
             self.cache.put(key, rendered)
+        return self._accept(doc, rendered)
+
+    def render_bodies(self, pending: list[tuple[Entry, Document]]) -> None:
+        """Render many bodies at once: cache misses go to worker processes together."""
+        keys = [self._markdown_key(doc) for _, doc in pending]
+        results = [self.cache.get(key) for key in keys]
+        misses = [i for i, rendered in enumerate(results) if rendered is None]
+        bodies = [pending[i][1].body for i in misses]
+        for i, rendered in zip(misses, render_many(bodies, self.config.allow_html, self.jobs),
+                               strict=True):
+            results[i] = rendered
+            self.cache.put(keys[i], rendered)
+        for (entry, doc), rendered in zip(pending, results, strict=True):
+            entry.body_html = self._accept(doc, rendered)
+
+    def _accept(self, doc: Document, rendered: Rendered) -> str:
+        """The HTML of a rendered body, after warning about each link it dropped."""
         for url in dict.fromkeys(rendered.dropped_links):  # an image's link is checked twice
             line = doc.body_line + _line_in(doc.body, url)
             self.report.warning(
@@ -197,6 +219,7 @@ class _Loader:
 
     def entries(self) -> list[Entry]:
         entries: list[Entry] = []
+        pending: list[tuple[Entry, Document]] = []  # bodies, rendered together at the end
         slug_owner: dict[str, str] = {}
         for path in self.markdown_files("entries"):
             doc = self.read(path)
@@ -217,6 +240,8 @@ class _Loader:
                 continue
             slug_owner[entry.slug] = entry.source_path
             entries.append(entry)
+            pending.append((entry, doc))
+        self.render_bodies(pending)
         return entries
 
     def entry(self, doc: Document) -> Entry | None:
@@ -266,7 +291,6 @@ class _Loader:
             )
         if not fields.ok:
             return None
-        entry.body_html = self.render_body(doc)
         return entry
 
     def verdict(self, fields: Fields) -> str | None:
@@ -427,7 +451,8 @@ def load_site(
     report: Report,
     *,
     base_url: str | None = None,
-    cache: MemoryCache | None = None,
+    cache: MemoryCache | DiskCache | None = None,
+    jobs: int = 1,
 ) -> Content | None:
     """Load and validate a whole site; ``None`` when its settings cannot be read.
 
@@ -443,6 +468,7 @@ def load_site(
         report,
         MarkdownRenderer(config.allow_html),
         cache if cache is not None else MemoryCache(),
+        jobs=jobs,
     )
     companies = loader.companies()
     content = Content(

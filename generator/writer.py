@@ -53,6 +53,29 @@ def check_relpath(relpath: str) -> str:
     return path.as_posix()
 
 
+def check_output_folder(out_dir: Path, protected: list[Path]) -> Path:
+    """The real path of ``out_dir``, if a build may write there; else :class:`UnsafeOutput`.
+
+    Refused: a folder holding, or inside, one of the ``protected`` source folders, and a
+    folder of other files that no factsite build made.
+    """
+    root = Path(os.path.realpath(out_dir.absolute()))
+    for path in protected:
+        real = Path(os.path.realpath(path))
+        if root == real or real.is_relative_to(root):
+            raise UnsafeOutput(
+                f"output folder {out_dir} contains {path}; building there would delete it")
+        if root.is_relative_to(real):
+            raise UnsafeOutput(f"output folder {out_dir} is inside {path}; choose a "
+                               "folder outside the site's sources")
+    if root.is_dir() and not (root / MARKER).exists() and any(
+            not p.name.startswith(".") for p in root.iterdir()):
+        raise UnsafeOutput(
+            f"output folder {out_dir} is not empty and was not built by factsite; "
+            "refusing to delete its files (empty it or choose another folder)")
+    return root
+
+
 class NullSink:
     """Accepts the site's files and writes nothing; records which were produced."""
 
@@ -77,21 +100,7 @@ class OutputWriter:
 
     def __init__(self, out_dir: Path, protected: list[Path] | None = None) -> None:
         self.out_dir = out_dir.absolute()
-        self.root = Path(os.path.realpath(self.out_dir))
-        for path in protected or []:
-            real = Path(os.path.realpath(path))
-            if self.root == real or real.is_relative_to(self.root):
-                raise UnsafeOutput(
-                    f"output folder {out_dir} contains {path}; building there would delete it"
-                )
-            if self.root.is_relative_to(real):
-                raise UnsafeOutput(f"output folder {out_dir} is inside {path}; choose a "
-                                   "folder outside the site's sources")
-        if self.root.is_dir() and not (self.root / MARKER).exists() and any(
-                not p.name.startswith(".") for p in self.root.iterdir()):
-            raise UnsafeOutput(
-                f"output folder {out_dir} is not empty and was not built by factsite; "
-                "refusing to delete its files (empty it or choose another folder)")
+        self.root = check_output_folder(out_dir, protected or [])
         self.staging = self.root / STAGING
         self.produced: set[str] = set()
         self.staged: list[str] = []

@@ -1,0 +1,104 @@
+"""The persistent cache and parallel Markdown never change what is built."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+
+from conftest import REPO
+
+from generator.cache import DiskCache
+
+
+def build(run, site, out, *extra: str) -> None:
+    result = run("build", str(site), "-o", str(out), "-q", *extra)
+    assert result.code == 0, result.err
+
+
+def tree(folder):
+    return {p.relative_to(folder).as_posix(): p.read_bytes()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def corpus(tmp_path, entries: int):
+    """A generated corpus big enough for the Markdown workers to start (≥ 200 bodies)."""
+    maker = REPO.parent / "shared" / "bench" / "make_corpus.py"
+    site = tmp_path / "corpus"
+    subprocess.run([sys.executable, str(maker), str(site), "--entries", str(entries)],
+                   check=True, capture_output=True)
+    (site / "content" / "site.yaml").open("a").write("search: false\n")
+    return site
+
+
+def test_serial_parallel_cold_and_warm_builds_are_identical(run, tmp_path):
+    site = corpus(tmp_path, 300)
+    build(run, site, tmp_path / "serial", "--jobs", "1", "--no-cache")
+    build(run, site, tmp_path / "parallel", "--jobs", "2")  # cold: fills the cache
+    assert (site / ".factsite-cache" / "cache.sqlite").is_file()
+    build(run, site, tmp_path / "warm", "--jobs", "2")  # everything from the cache
+    serial = tree(tmp_path / "serial")
+    assert len(serial) > 300
+    assert tree(tmp_path / "parallel") == serial
+    assert tree(tmp_path / "warm") == serial
+
+
+def test_an_edit_after_a_warm_build_shows(site, run, tmp_path):
+    site.entry("2021-01-01-one", title="One", body="First words.")
+    build(run, site.root, site.out)
+    site.entry("2021-01-01-one", title="One", body="Second words.")
+    build(run, site.root, site.out)
+    assert "Second words." in (site.out / "checks" / "one" / "index.html").read_text()
+
+
+def test_a_corrupt_cache_is_rebuilt_not_trusted(site, run):
+    site.entry("2021-01-01-one", title="One", body="Words.")
+    build(run, site.root, site.out)
+    cache = site.root / ".factsite-cache" / "cache.sqlite"
+    cache.write_bytes(b"this is not a database" * 100)
+    build(run, site.root, site.out)
+    assert "Words." in (site.out / "checks" / "one" / "index.html").read_text()
+    with sqlite3.connect(cache) as db:  # started afresh and usable again
+        assert db.execute("SELECT count(*) FROM item").fetchone()[0] > 0
+
+
+def test_a_foreign_cache_is_started_afresh(tmp_path):
+    path = tmp_path / "cache.sqlite"
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE meta (schema TEXT NOT NULL)")
+        db.execute("INSERT INTO meta VALUES ('factsite-cache 1 0.0.0-other')")
+        db.execute("CREATE TABLE item (key TEXT PRIMARY KEY, value BLOB)")
+        db.execute("INSERT INTO item VALUES ('k', x'00')")
+    cache = DiskCache(path)
+    assert cache.get("k") is None
+    cache.put("k", {"fresh": True})
+    cache.close()
+    assert DiskCache(path).get("k") == {"fresh": True}
+
+
+def test_a_damaged_value_is_a_miss(tmp_path):
+    path = tmp_path / "cache.sqlite"
+    cache = DiskCache(path)
+    cache.put("k", [1, 2, 3])
+    cache.close()
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE item SET value = x'deadbeef' WHERE key = 'k'")
+    assert DiskCache(path).get("k") is None
+
+
+def test_unused_values_are_dropped(tmp_path):
+    path = tmp_path / "cache.sqlite"
+    first = DiskCache(path)
+    first.put("old", 1)
+    first.put("kept", 2)
+    first.close()
+    second = DiskCache(path)
+    assert second.get("kept") == 2
+    second.close()
+    assert DiskCache(path).get("old") is None
+
+
+def test_no_cache_writes_no_cache_folder(site, run):
+    site.entry("2021-01-01-one", title="One")
+    build(run, site.root, site.out, "--no-cache")
+    assert not (site.root / ".factsite-cache").exists()
