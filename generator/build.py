@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import stamp
 from .cache import DiskCache, MemoryCache
 from .claimreview import validate_page
 from .diagnostics import BuildFailed, Report, locate
@@ -27,7 +28,7 @@ from .model import Entry, StaticFile
 from .plan import PageSpec, plan_site
 from .search import FIX_HINT, IndexingSink, SearchFailed, SearchIndex
 from .sitemap import robots_txt, sitemaps
-from .theme import TemplateFailed, Theme
+from .theme import TemplateFailed, Theme, default_theme_dir
 from .urls import Hrefs, Urls, output_file
 from .writer import NullSink, OutputWriter, UnsafeOutput, WriteStats, check_output_folder
 
@@ -95,6 +96,24 @@ def build(
         except UnsafeOutput as exc:
             report.error(options.output, None, str(exc))
             raise BuildFailed(report) from None
+    # Nothing changed since the last successful build into this folder: it is done already.
+    stamp_path = (options.cache_dir / "stamp.json"
+                  if write and cache is None and options.cache_dir is not None else None)
+    now = options.now or dt.datetime.now(dt.UTC)
+    inputs = ""
+    if stamp_path is not None:
+        inputs = stamp.fingerprint(
+            [site_dir / "content", site_dir / "templates", default_theme_dir()],
+            {"output": os.path.realpath(options.output), "drafts": options.drafts,
+             "base_url": options.base_url, "strict": options.strict})
+        previous = stamp.load(stamp_path)
+        if previous is not None and previous.still_valid(inputs, now, options.output):
+            report.extend(previous.diagnostics())
+            phases.done("fingerprint: nothing changed")
+            return BuildResult(report, WriteStats(unchanged=len(previous.outputs)),
+                               previous.pages, time.perf_counter() - started,
+                               previous.notes, phases.seconds)
+        stamp.forget(stamp_path)
     disk_cache = None
     if cache is None and options.cache_dir is not None:
         cache = disk_cache = DiskCache(options.cache_dir / "cache.sqlite")
@@ -112,7 +131,6 @@ def build(
     links = LinkChecker(Urls(content.config.base_url)) if options.strict or not write else None
     write = write and not report.has_errors
 
-    now = options.now or dt.datetime.now(dt.UTC)
     graph = build_graph(content, now, drafts=options.drafts)
     theme = theme or Theme(site_dir)
     urls = Urls(content.config.base_url)
@@ -163,6 +181,13 @@ def build(
         if report.failed(options.strict):
             raise BuildFailed(report)
         stats = sink.commit()
+        if stamp_path is not None and isinstance(sink, OutputWriter):
+            due = None if options.drafts else min(
+                (e.published.moment for e in content.entries
+                 if not e.draft and e.published.moment > now), default=None)
+            stamp.save(stamp_path, stamp.Stamp(
+                inputs, stamp.record_outputs(sink.root, sink.produced), len(specs),
+                due.isoformat() if due else None, stamp.warning_records(report.items), notes))
         phases.done("assets, static files, commit")
     except BuildFailed:
         sink.abort()

@@ -6,6 +6,7 @@ import sqlite3
 import subprocess
 import sys
 
+import pytest
 from conftest import REPO
 
 from generator.cache import DiskCache
@@ -56,8 +57,9 @@ def test_a_corrupt_cache_is_rebuilt_not_trusted(site, run):
     build(run, site.root, site.out)
     cache = site.root / ".factsite-cache" / "cache.sqlite"
     cache.write_bytes(b"this is not a database" * 100)
+    site.entry("2021-01-01-one", title="One", body="Other words.")
     build(run, site.root, site.out)
-    assert "Words." in (site.out / "checks" / "one" / "index.html").read_text()
+    assert "Other words." in (site.out / "checks" / "one" / "index.html").read_text()
     with sqlite3.connect(cache) as db:  # started afresh and usable again
         assert db.execute("SELECT count(*) FROM item").fetchone()[0] > 0
 
@@ -102,3 +104,56 @@ def test_no_cache_writes_no_cache_folder(site, run):
     site.entry("2021-01-01-one", title="One")
     build(run, site.root, site.out, "--no-cache")
     assert not (site.root / ".factsite-cache").exists()
+
+
+# -- the build stamp: a rebuild with nothing changed does nothing -------------------------
+
+
+def test_nothing_changed_means_nothing_rendered_and_warnings_repeated(site, run):
+    site.entry("2021-01-01-one", title="One", extra="verdcit: x")
+    first = run("build", str(site.root))
+    assert first.code == 0 and "unknown entry field 'verdcit'" in first.err
+    before = site.snapshot()
+    again = run("build", str(site.root), "--profile")
+    assert again.code == 0
+    assert "fingerprint: nothing changed" in again.err
+    assert again.err.count("unknown entry field 'verdcit'") == 1  # still reported
+    assert " 0 written" in again.out and site.snapshot() == before
+
+
+@pytest.mark.parametrize("change", ["entry", "template", "output", "clock", "option"])
+def test_any_change_means_a_full_build(site, run, monkeypatch, change):
+    site.entry("2021-01-01-one", title="One")
+    site.entry("later", title="Later", published="2026-06-01")  # after the pinned clock
+    assert run("build", str(site.root)).code == 0
+    page = site.out / "checks" / "one" / "index.html"
+    args: list[str] = []
+    if change == "entry":
+        site.entry("2021-01-01-one", title="One, edited")
+    elif change == "template":
+        site.write("templates/404.html", '{% extends "!theme/404.html" %}')
+    elif change == "output":
+        page.write_text("tampered")
+    elif change == "clock":
+        monkeypatch.setenv("FACTSITE_NOW", "2026-07-01T00:00:00+00:00")
+    else:
+        args = ["--drafts"]
+    result = run("build", str(site.root), "--profile", *args)
+    assert result.code == 0, result.err
+    assert "fingerprint: nothing changed" not in result.err
+    assert "tampered" not in page.read_text()
+    if change == "entry":
+        assert "One, edited" in page.read_text()
+    if change in ("clock", "option"):
+        assert (site.out / "checks" / "later" / "index.html").is_file()
+
+
+def test_a_failed_build_forgets_the_stamp(site, run):
+    site.entry("2021-01-01-one", title="One")
+    assert run("build", str(site.root)).code == 0
+    site.entry("2021-01-01-one", title="One", verdict="flase")
+    assert run("build", str(site.root)).code == 1
+    site.entry("2021-01-01-one", title="One")  # back to the first bytes
+    result = run("build", str(site.root), "--profile")
+    assert result.code == 0
+    assert "fingerprint: nothing changed" not in result.err

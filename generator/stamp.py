@@ -1,0 +1,134 @@
+"""The build stamp: proof that nothing changed since the last successful build.
+
+A stamp records a fingerprint of every input (the bytes of every file under ``content/``
+and the templates, the options, the versions of factsite and its renderers), the size and
+modification time of every file the build wrote, the warnings it reported and the moment
+the next future-dated entry falls due. When all of that still holds, the build is done
+already: nothing is rendered and nothing is written. Any difference, however small,
+means a full build, so there is no guessing about what depends on what.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from . import __version__
+from .diagnostics import Diagnostic, Severity
+from .markdown import RENDERER_VERSION
+
+STAMP_VERSION = 2
+
+
+@dataclass
+class Stamp:
+    fingerprint: str
+    outputs: dict[str, list[int]]  # relpath → [size, mtime_ns, inode]
+    pages: int
+    due: str | None = None  # ISO moment the next future-dated entry is published
+    warnings: list[dict[str, object]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def still_valid(self, fingerprint: str, now: dt.datetime, out_root: Path) -> bool:
+        """Same inputs, no entry fallen due, and the output folder exactly as written."""
+        if fingerprint != self.fingerprint:
+            return False
+        if self.due is not None and now >= dt.datetime.fromisoformat(self.due):
+            return False
+        return _outputs_intact(out_root, self.outputs)
+
+    def diagnostics(self) -> list[Diagnostic]:
+        return [
+            Diagnostic(str(w["path"]), w["line"], str(w["message"]),  # type: ignore[arg-type]
+                       Severity.WARNING, w.get("hint"), w.get("source_line"))  # type: ignore[arg-type]
+            for w in self.warnings
+        ]
+
+
+def fingerprint(folders: list[Path], settings: dict[str, object]) -> str:
+    """A hash of every file's path and bytes under ``folders``, plus ``settings``."""
+    digest = hashlib.blake2b(digest_size=20)
+    digest.update(json.dumps({**settings, "factsite": __version__, "markdown": RENDERER_VERSION,
+                              "stamp": STAMP_VERSION}, sort_keys=True, default=str).encode())
+    for folder in folders:
+        digest.update(f"\0folder {folder}\0".encode())
+        for dirpath, dirnames, filenames in os.walk(folder, followlinks=True):
+            dirnames.sort()
+            for name in sorted(filenames):
+                path = Path(dirpath) / name
+                digest.update(f"\0{path.relative_to(folder).as_posix()}\0".encode())
+                try:
+                    digest.update(path.read_bytes())
+                except OSError:
+                    digest.update(b"\0unreadable")
+    return digest.hexdigest()
+
+
+def record_outputs(out_root: Path, produced: set[str]) -> dict[str, list[int]]:
+    outputs = {}
+    for relpath in sorted(produced):
+        info = (out_root / relpath).stat()
+        outputs[relpath] = [info.st_size, info.st_mtime_ns, info.st_ino]
+    return outputs
+
+
+def _outputs_intact(out_root: Path, outputs: dict[str, list[int]]) -> bool:
+    """Exactly the recorded files, untouched: no file edited, removed, added or linked."""
+    if _files_in(out_root, outputs.keys()) != outputs.keys():
+        return False
+    try:
+        # The inode catches a file replaced by a copy, or reached through a link now.
+        for relpath, recorded in outputs.items():
+            info = (out_root / relpath).stat()
+            if [info.st_size, info.st_mtime_ns, info.st_ino] != recorded:
+                return False
+    except OSError:
+        return False
+    return True
+
+
+def _files_in(root: Path, known: Iterable[str]) -> set[str]:
+    """Files and links under ``root``; top-level dot entries the site did not write (a
+    publishing branch's ``.git``) are not the site's and are skipped, as the writer does."""
+    known = set(known)
+    found: set[str] = set()
+    for dirpath, dirnames, filenames in os.walk(root):
+        here = Path(dirpath)
+        if here == root:
+            dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+            filenames = [f for f in filenames if not f.startswith(".") or f in known]
+        links = [d for d in dirnames if (here / d).is_symlink()]
+        for name in filenames + links:
+            found.add((here / name).relative_to(root).as_posix())
+    return found
+
+
+def load(path: Path) -> Stamp | None:
+    """The stamp at ``path``, or ``None`` when missing or unreadable (never trusted then)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return Stamp(**data) if data.pop("version", None) == STAMP_VERSION else None
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def save(path: Path, stamp: Stamp) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"version": STAMP_VERSION, **asdict(stamp)}), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def forget(path: Path) -> None:
+    """Drop the stamp: the next build is a full one (after a failed build, say)."""
+    path.unlink(missing_ok=True)
+
+
+def warning_records(items: list[Diagnostic]) -> list[dict[str, object]]:
+    return [{"path": d.path, "line": d.line, "message": d.message, "hint": d.hint,
+             "source_line": d.source_line} for d in items if d.severity is Severity.WARNING]
