@@ -96,18 +96,14 @@ def build(
         except UnsafeOutput as exc:
             report.error(options.output, None, str(exc))
             raise BuildFailed(report) from None
-    # Nothing changed since the last successful build into this folder: it is done already.
+    now = options.now or dt.datetime.now(dt.UTC)
     stamp_path = (options.cache_dir / "stamp.json"
                   if write and cache is None and options.cache_dir is not None else None)
-    now = options.now or dt.datetime.now(dt.UTC)
-    inputs = ""
+    inputs = _fingerprint(options) if stamp_path is not None else ""
     if stamp_path is not None:
-        inputs = stamp.fingerprint(
-            [site_dir / "content", site_dir / "templates", default_theme_dir()],
-            {"output": os.path.realpath(options.output), "drafts": options.drafts,
-             "base_url": options.base_url, "strict": options.strict})
         previous = stamp.load(stamp_path)
         if previous is not None and previous.still_valid(inputs, now, options.output):
+            # Nothing changed since the last successful build here: it is done already.
             report.extend(previous.diagnostics())
             phases.done("fingerprint: nothing changed")
             return BuildResult(report, WriteStats(unchanged=len(previous.outputs)),
@@ -182,12 +178,10 @@ def build(
             raise BuildFailed(report)
         stats = sink.commit()
         if stamp_path is not None and isinstance(sink, OutputWriter):
-            due = None if options.drafts else min(
-                (e.published.moment for e in content.entries
-                 if not e.draft and e.published.moment > now), default=None)
             stamp.save(stamp_path, stamp.Stamp(
                 inputs, stamp.record_outputs(sink.root, sink.produced), len(specs),
-                due.isoformat() if due else None, stamp.warning_records(report.items), notes))
+                _next_due(content.entries, now, options.drafts),
+                stamp.warning_records(report.items), notes))
         phases.done("assets, static files, commit")
     except BuildFailed:
         sink.abort()
@@ -209,6 +203,23 @@ def build(
             index.close()
     return BuildResult(report, stats, len(specs), time.perf_counter() - started, notes,
                        phases.seconds)
+
+
+def _fingerprint(options: BuildOptions) -> str:
+    """Everything a build reads, for the build stamp."""
+    site = options.site_dir
+    return stamp.fingerprint(
+        [site / "content", site / "templates", default_theme_dir()],
+        {"output": os.path.realpath(options.output), "drafts": options.drafts,
+         "base_url": options.base_url, "strict": options.strict})
+
+
+def _next_due(entries: list[Entry], now: dt.datetime, drafts: bool) -> str | None:
+    """When the next future-dated entry is published: the stamp expires then."""
+    due = None if drafts else min(
+        (e.published.moment for e in entries if not e.draft and e.published.moment > now),
+        default=None)
+    return due.isoformat() if due else None
 
 
 def _check_pages(specs: list[PageSpec], urls: Urls) -> dict[str, str]:
