@@ -5,7 +5,8 @@
     python bench/reload_latency.py --entries 300    # a quick run
 
 Generates a corpus with ``../shared/bench/make_corpus.py`` (relative to the repository
-root; ``--corpus-script`` to point elsewhere) into ``bench/work/``, starts
+root; ``--corpus-script`` to point elsewhere) into ``bench/work/reload-latency/`` (apart
+from ``bench/run.py``'s corpora, since this one is edited), starts
 ``python -m generator serve`` on it in a subprocess, and performs 20 edits of different
 kinds: body text, title, verdict, companies, tags, draft on/off, new entry, deleted
 entry, template, CSS. Before each edit a "tab" opens the affected page's event stream,
@@ -187,7 +188,8 @@ def main() -> int:
     parser.add_argument("--entries", type=int, default=10_000)
     parser.add_argument("--corpus-script", type=Path, default=DEFAULT_SCRIPT,
                         help="make_corpus.py (relative paths from the repository root)")
-    parser.add_argument("--work", type=Path, default=REPO / "bench" / "work")
+    parser.add_argument("--work", type=Path, default=REPO / "bench" / "work" / "reload-latency",
+                        help="scratch folder (the edited corpus and serve.log go here)")
     parser.add_argument("--timeout", type=float, default=900, help="seconds per edit at most")
     args = parser.parse_args()
 
@@ -210,7 +212,7 @@ def main() -> int:
         started = time.perf_counter()
         while True:  # until the server answers and its first build is done
             if server.poll() is not None:
-                raise SystemExit("the server stopped; see bench/work/serve.log")
+                raise SystemExit(f"the server stopped; see {args.work / 'serve.log'}")
             try:
                 tab = Tab(port, "/")
             except OSError:
@@ -228,8 +230,10 @@ def main() -> int:
             tab = Tab(port, edit.path)
             edit.apply()
             on_disk = time.perf_counter()
-            event, _ = tab.wait({edit.expect}, args.timeout)
+            event, data = tab.wait({edit.expect, "errors"}, args.timeout)
             latency = time.perf_counter() - on_disk
+            if event == "errors":  # the site (or the theme being edited meanwhile) is broken
+                raise SystemExit("the rebuild failed:\n" + "\n".join(data["errors"]))
             tab.wait({"built"}, args.timeout)  # let the build finish before the next edit
             tab.close()
             results.append((edit.kind, latency))
@@ -240,7 +244,7 @@ def main() -> int:
         print(f"\n{args.entries} entries, {len(times)} edits: median "
               f"{statistics.median(times):.2f} s, worst {worst[1]:.2f} s ({worst[0]})")
     finally:
-        server.send_signal(signal.SIGINT)
+        server.send_signal(signal.SIGTERM)  # SIGINT is ignored when run in the background
         try:
             server.wait(30)
         except subprocess.TimeoutExpired:

@@ -99,6 +99,16 @@ class Site:
         }
 
 
+def snapshot(root: Path) -> dict[str, bytes]:
+    """Every file of a built site folder and its bytes (dot entries, such as the writer's
+    marker and a serve cache, left out)."""
+    return {
+        relpath: p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and not (relpath := p.relative_to(root).as_posix()).startswith(".")
+    }
+
+
 @pytest.fixture
 def site(tmp_path: Path) -> Site:
     """A small valid site: three companies (one never checked) and no entries yet."""
