@@ -23,7 +23,7 @@ from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
-from .diagnostics import Severity
+from .diagnostics import Severity, describe
 
 MAX_CLAIM_LENGTH = 75  # Google: keep claimReviewed under 75 characters for mobile
 SCHEMA_ORG = ("https://schema.org", "http://schema.org")
@@ -624,18 +624,8 @@ def _check_appearances(item: dict[str, Any]) -> list[Finding]:
 
 
 def _describe(value: Any) -> str:
-    """How a JSON value reads in a message: 'a list', 'text', 'a number' …"""
-    if isinstance(value, bool):
-        return "true/false"
-    if isinstance(value, (int, float)):
-        return "a number"
-    if isinstance(value, str):
-        return "text"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "an object"
-    return "null" if value is None else type(value).__name__
+    """How a JSON value reads in a message: 'a list', 'text', 'an object', 'null' …"""
+    return describe(value, mapping="an object", none="null")
 
 
 def _show(value: Any) -> str:

@@ -147,3 +147,21 @@ def locate(path: Path, needle: str) -> int | None:
         return None
     offset = text.find(needle)
     return text.count("\n", 0, offset) + 1 if offset >= 0 else None
+
+
+def describe(value: object, mapping: str = "a mapping", none: str = "nothing") -> str:
+    """How a parsed value reads to an author: 'a list', 'text', 'a number' …
+
+    YAML says "a mapping" and "nothing"; JSON callers pass "an object" and "null".
+    """
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return mapping
+    return none if value is None else type(value).__name__

@@ -11,8 +11,8 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from .diagnostics import Report, Severity, did_you_mean
-from .frontmatter import Document, KeyPath, describe
+from .diagnostics import Report, Severity, describe, did_you_mean
+from .frontmatter import Document, KeyPath
 from .markdown import is_safe_url
 from .model import When
 

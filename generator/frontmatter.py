@@ -15,6 +15,8 @@ from typing import Any
 
 import yaml
 
+from .diagnostics import describe
+
 _BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml is ~8x faster
 
 _BOOL_TAG = "tag:yaml.org,2002:bool"
@@ -131,21 +133,6 @@ def _opened_at(exc: yaml.MarkedYAMLError, first_line: int) -> str | None:
     if not any(what in (exc.context or "") for what in ("quoted scalar", "flow ")):
         return None
     return f"a quote or bracket opened on line {opened.line + first_line} may not be closed"
-
-
-def describe(value: Any) -> str:
-    """How a YAML value reads to an author: 'a list', 'text', 'a number' …"""
-    if isinstance(value, bool):
-        return "true/false"
-    if isinstance(value, (int, float)):
-        return "a number"
-    if isinstance(value, str):
-        return "text"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "a mapping"
-    return "nothing" if value is None else type(value).__name__
 
 
 def _record_lines(
