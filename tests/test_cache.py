@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import subprocess
 import sys
 
 import pytest
-from conftest import REPO
+from conftest import NOW, Site
 
 from generator.cache import DiskCache
 
@@ -22,22 +23,34 @@ def tree(folder):
             for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
-def corpus(tmp_path, entries: int):
-    """A generated corpus big enough for the Markdown workers to start (≥ 200 bodies)."""
-    maker = REPO.parent / "shared" / "bench" / "make_corpus.py"
-    site = tmp_path / "corpus"
-    subprocess.run([sys.executable, str(maker), str(site), "--entries", str(entries)],
-                   check=True, capture_output=True)
-    (site / "content" / "site.yaml").open("a").write("search: false\n")
-    return site
+def corpus(site: Site, entries: int) -> None:
+    """Enough varied entries for the Markdown workers to start (≥ 200 bodies)."""
+    verdicts = ["true", "mostly-true", "mixed", "misleading", "false", "unproven"]
+    companies = ["[BYD]", "[xiaomi, byd auto]", "Acme Foods", "[比亚迪]"]
+    for n in range(entries):
+        body = (f"## Part {n}\n\nText *{n}* with a [link](https://example.org/{n}) and a "
+                f"footnote[^1].\n\n| a | b |\n|---|---|\n| {n} | {n * 2} |\n\n"
+                f"[^1]: Note {n}.\n\n- item\n- 第{n}项\n")
+        site.entry(f"2020-01-01-check-{n}", title=f"Check {n}", body=body,
+                   verdict=verdicts[n % 6], companies=companies[n % 4],
+                   published=f"20{10 + n % 15}-0{1 + n % 9}-1{n % 9}",
+                   extra=f"tags: [t{n % 7}, shared]")
 
 
-def test_serial_parallel_cold_and_warm_builds_are_identical(run, tmp_path):
-    site = corpus(tmp_path, 300)
-    build(run, site, tmp_path / "serial", "--jobs", "1", "--no-cache")
-    build(run, site, tmp_path / "parallel", "--jobs", "2")  # cold: fills the cache
-    assert (site / ".factsite-cache" / "cache.sqlite").is_file()
-    build(run, site, tmp_path / "warm", "--jobs", "2")  # everything from the cache
+def factsite(*args: str) -> None:
+    """The CLI in a process of its own: no test threads, so Markdown workers really fork."""
+    done = subprocess.run([sys.executable, "-m", "generator", *args], capture_output=True,
+                          text=True, env={**os.environ, "FACTSITE_NOW": NOW}, timeout=300)
+    assert done.returncode == 0, done.stderr
+
+
+def test_serial_parallel_cold_and_warm_builds_are_identical(site, tmp_path):
+    corpus(site, 300)
+    root = str(site.root)
+    factsite("build", root, "-o", str(tmp_path / "serial"), "-q", "--jobs", "1", "--no-cache")
+    factsite("build", root, "-o", str(tmp_path / "parallel"), "-q", "--jobs", "2")  # cold
+    assert (site.root / ".factsite-cache" / "cache.sqlite").is_file()
+    factsite("build", root, "-o", str(tmp_path / "warm"), "-q", "--jobs", "2")  # all cached
     serial = tree(tmp_path / "serial")
     assert len(serial) > 300
     assert tree(tmp_path / "parallel") == serial
