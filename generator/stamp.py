@@ -79,12 +79,13 @@ def record_outputs(out_root: Path, produced: set[str]) -> dict[str, list[int]]:
 
 def _outputs_intact(out_root: Path, outputs: dict[str, list[int]]) -> bool:
     """Exactly the recorded files, untouched: no file edited, removed, added or linked."""
-    if _files_in(out_root, outputs.keys()) != outputs.keys():
-        return False
     try:
+        if _files_in(out_root, outputs.keys()) != outputs.keys():
+            return False
         # The inode catches a file replaced by a copy, or reached through a link now.
+        base = str(out_root) + os.sep
         for relpath, recorded in outputs.items():
-            info = (out_root / relpath).stat()
+            info = os.stat(base + relpath)
             if [info.st_size, info.st_mtime_ns, info.st_ino] != recorded:
                 return False
     except OSError:
@@ -94,17 +95,25 @@ def _outputs_intact(out_root: Path, outputs: dict[str, list[int]]) -> bool:
 
 def _files_in(root: Path, known: Iterable[str]) -> set[str]:
     """Files and links under ``root``; top-level dot entries the site did not write (a
-    publishing branch's ``.git``) are not the site's and are skipped, as the writer does."""
+    publishing branch's ``.git``) are not the site's and are skipped, as the writer does.
+
+    Plain ``os.scandir`` over strings: this runs on every no-change rebuild, over every
+    file of the site.
+    """
     known = set(known)
     found: set[str] = set()
-    for dirpath, dirnames, filenames in os.walk(root):
-        here = Path(dirpath)
-        if here == root:
-            dirnames[:] = [d for d in dirnames if not d.startswith(".")]
-            filenames = [f for f in filenames if not f.startswith(".") or f in known]
-        links = [d for d in dirnames if (here / d).is_symlink()]
-        for name in filenames + links:
-            found.add((here / name).relative_to(root).as_posix())
+    pending = [("", str(root))]
+    while pending:
+        prefix, folder = pending.pop()
+        with os.scandir(folder) as entries:
+            for item in entries:
+                if not prefix and item.name.startswith(".") and item.name not in known:
+                    continue
+                relpath = prefix + item.name
+                if item.is_dir(follow_symlinks=False):
+                    pending.append((relpath + "/", item.path))
+                else:  # a file, or a link (to a file or a folder): never followed
+                    found.add(relpath)
     return found
 
 

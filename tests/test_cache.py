@@ -134,7 +134,7 @@ def test_nothing_changed_means_nothing_rendered_and_warnings_repeated(site, run)
     assert " 0 written" in again.out and site.snapshot() == before
 
 
-@pytest.mark.parametrize("change", ["entry", "template", "output", "clock", "option"])
+@pytest.mark.parametrize("change", ["entry", "template", "output", "extra", "clock", "option"])
 def test_any_change_means_a_full_build(site, run, monkeypatch, change):
     site.entry("2021-01-01-one", title="One")
     site.entry("later", title="Later", published="2026-06-01")  # after the pinned clock
@@ -147,6 +147,8 @@ def test_any_change_means_a_full_build(site, run, monkeypatch, change):
         site.write("templates/404.html", '{% extends "!theme/404.html" %}')
     elif change == "output":
         page.write_text("tampered")
+    elif change == "extra":
+        (site.out / "checks" / "stray.html").write_text("not the site's")
     elif change == "clock":
         monkeypatch.setenv("FACTSITE_NOW", "2026-07-01T00:00:00+00:00")
     else:
@@ -155,6 +157,7 @@ def test_any_change_means_a_full_build(site, run, monkeypatch, change):
     assert result.code == 0, result.err
     assert "fingerprint: nothing changed" not in result.err
     assert "tampered" not in page.read_text()
+    assert not (site.out / "checks" / "stray.html").exists()
     if change == "entry":
         assert "One, edited" in page.read_text()
     if change in ("clock", "option"):
