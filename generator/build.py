@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from . import stamp
-from .cache import DiskCache, MemoryCache
+from .cache import DiskCache, MemoryCache, content_key
 from .claimreview import validate_page
 from .diagnostics import BuildFailed, Report, locate
 from .feeds import site_feeds
@@ -118,7 +118,7 @@ def build(
                             jobs=options.jobs or os.cpu_count() or 1)
     finally:
         if disk_cache is not None:
-            disk_cache.close()  # what was parsed is kept even when the build then fails
+            disk_cache.flush()  # what was parsed is kept even when the build then fails
     phases.done("load (front matter, Markdown)")
     if content is None:
         raise BuildFailed(report)
@@ -155,7 +155,7 @@ def build(
             notes.append("search is off ('search: false' in site.yaml): "
                          "no search page, search box or index")
         _render_pages(specs, graph, urls, theme, content.static_files, pages_sink, report,
-                      progress, links)
+                      progress, links, cache)
         phases.done("render pages")
         if index is not None:
             for name, data in index.files():
@@ -201,6 +201,8 @@ def build(
     finally:
         if index is not None:
             index.close()
+        if disk_cache is not None:
+            disk_cache.close()
     return BuildResult(report, stats, len(specs), time.perf_counter() - started, notes,
                        phases.seconds)
 
@@ -287,6 +289,7 @@ def _render_pages(
     report: Report,
     progress: Callable[[int, int], None] | None = None,
     links: LinkChecker | None = None,
+    cache: MemoryCache | DiskCache | None = None,
 ) -> None:
     common = base_context(graph, urls, theme, static_files)
     seen: set[tuple[str, int | None, str]] = set()
@@ -314,7 +317,7 @@ def _render_pages(
             continue
         entry = spec.context.get("entry")
         if entry is not None and not report.has_errors:  # errors would cascade
-            _validate_claim_review(html, context["canonical"], entry, report)
+            _validate_claim_review(html, context["canonical"], entry, report, cache)
         if links is not None:
             links.add_page(spec.path, html, spec.source)
         sink.write(output_file(spec.path), html.encode("utf-8"))
@@ -334,8 +337,18 @@ def _check_links(links: LinkChecker, produced: set[str], site_dir: Path,
                      f"{broken.reason}")
 
 
-def _validate_claim_review(html: str, page_url: str, entry: Entry, report: Report) -> None:
-    """Check the ClaimReview the check page really carries, template overrides and all."""
-    for finding in validate_page(html, page_url):
+def _validate_claim_review(html: str, page_url: str, entry: Entry, report: Report,
+                           cache: MemoryCache | DiskCache | None) -> None:
+    """Check the ClaimReview the check page really carries, template overrides and all.
+
+    The findings depend only on the page's bytes and address, so they are cached by them.
+    """
+    key = content_key("claimreview", html.encode(), page_url.encode())
+    findings = cache.get(key) if cache is not None else None
+    if findings is None:
+        findings = validate_page(html, page_url)
+        if cache is not None:
+            cache.put(key, findings)
+    for finding in findings:
         line = entry.line_of(finding.field) or 1  # a page-level problem: the file itself
         report.add(entry.source_path, line, finding.message, severity=finding.severity)

@@ -42,6 +42,12 @@ class MemoryCache:
     def __len__(self) -> int:
         return len(self._items)
 
+    def flush(self) -> None:
+        """Nothing to write: the same interface as :class:`DiskCache`."""
+
+    def close(self) -> None:
+        """Nothing to write: the same interface as :class:`DiskCache`."""
+
 
 class DiskCache:
     """A cache kept in ``.factsite-cache/cache.sqlite`` between runs.
@@ -99,8 +105,20 @@ class DiskCache:
         self._used.add(key)
         self._new[key] = zlib.compress(pickle.dumps(value, pickle.HIGHEST_PROTOCOL), 1)
 
+    def flush(self) -> None:
+        """Write the values put so far, so a build that fails later still keeps them."""
+        if self._db is None or not self._new:
+            return
+        try:
+            with self._db:
+                self._db.executemany("INSERT OR REPLACE INTO item VALUES (?, ?)",
+                                     self._new.items())
+            self._new.clear()
+        except sqlite3.Error:
+            self._db = None  # unusable: the rest of this build goes without
+
     def close(self) -> None:
-        """Write new values and forget unused ones."""
+        """Write new values, forget the ones this build did not use, and close."""
         if self._db is None:
             return
         try:
