@@ -28,7 +28,6 @@ check: $(VENV)/.installed
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check generator tests
-	$(BIN)/ruff format --check generator
 
 # Browser tests drive Debian's chromium (Playwright never downloads a browser here).
 CHROMIUM ?= /usr/bin/chromium
