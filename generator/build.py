@@ -124,12 +124,12 @@ def build(
         raise BuildFailed(report)
     # With content errors the site is still rendered (into nothing) so that template
     # errors show up in the same run; the output folder is not touched.
-    links = LinkChecker(Urls(content.config.base_url)) if options.strict or not write else None
+    urls = Urls(content.config.base_url)
+    links = LinkChecker(urls) if options.strict or not write else None
     write = write and not report.has_errors
 
     graph = build_graph(content, now, drafts=options.drafts)
     theme = theme or Theme(site_dir)
-    urls = Urls(content.config.base_url)
     specs = list(plan_site(graph, urls))
     phases.done("site graph and plan")
 

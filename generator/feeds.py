@@ -44,6 +44,25 @@ def _entry_html(entry: Entry, graph: SiteGraph, with_body: bool) -> str:
     return "".join(parts) + (entry.body_html if with_body else "")
 
 
+def _feed(graph: SiteGraph, urls: Urls, title: str, feed_path: str, page_path: str,
+          updated: When) -> ET.Element:
+    """The ``<feed>`` element with what every feed of the site says about itself."""
+    config = graph.config
+    feed = ET.Element("feed", {"xmlns": ATOM, "xml:lang": config.language})
+    _sub(feed, "id", urls.absolute(feed_path))
+    _sub(feed, "title", title)
+    if config.description:
+        _sub(feed, "subtitle", config.description)
+    _sub(feed, "updated", _timestamp(updated))
+    _sub(feed, "link", rel="self", type="application/atom+xml", href=urls.absolute(feed_path))
+    _sub(feed, "link", rel="alternate", type="text/html", href=urls.absolute(page_path))
+    author = _sub(feed, "author")
+    _sub(author, "name", config.publisher.name if config.publisher else config.title)
+    _sub(author, "uri", config.publisher.url if config.publisher else config.base_url)
+    _sub(feed, "generator", "factsite")
+    return feed
+
+
 def atom_feed(
     *,
     graph: SiteGraph,
@@ -59,21 +78,9 @@ def atom_feed(
     ``with_body`` puts each check's whole text in the feed (the main feed only: company
     feeds would repeat every body once per company and stay short instead).
     """
-    config = graph.config
     entries = entries[:FEED_SIZE]
-    feed = ET.Element("feed", {"xmlns": ATOM, "xml:lang": config.language})
-    _sub(feed, "id", urls.absolute(feed_path))
-    _sub(feed, "title", title)
-    if config.description:
-        _sub(feed, "subtitle", config.description)
     newest = max((e.modified for e in entries), default=_EPOCH)
-    _sub(feed, "updated", _timestamp(newest))
-    _sub(feed, "link", rel="self", type="application/atom+xml", href=urls.absolute(feed_path))
-    _sub(feed, "link", rel="alternate", type="text/html", href=urls.absolute(page_path))
-    author = _sub(feed, "author")
-    _sub(author, "name", config.publisher.name if config.publisher else config.title)
-    _sub(author, "uri", config.publisher.url if config.publisher else config.base_url)
-    _sub(feed, "generator", "factsite")
+    feed = _feed(graph, urls, title, feed_path, page_path, newest)
 
     for entry in entries:
         verdict = graph.verdict(entry.verdict)
@@ -100,17 +107,9 @@ def atom_feed(
 
 def corrections_feed(graph: SiteGraph, urls: Urls) -> bytes:
     """The corrections log as a feed: one entry per corrected check, latest change first."""
-    config = graph.config
-    feed = ET.Element("feed", {"xmlns": ATOM, "xml:lang": config.language})
-    feed_path = urls.corrections_feed()
-    _sub(feed, "id", urls.absolute(feed_path))
-    _sub(feed, "title", f"{config.title}: corrections and updates")
     newest = max((e.corrections[-1].date for e in graph.corrected), default=_EPOCH)
-    _sub(feed, "updated", _timestamp(newest))
-    _sub(feed, "link", rel="self", type="application/atom+xml", href=urls.absolute(feed_path))
-    _sub(feed, "link", rel="alternate", type="text/html",
-         href=urls.absolute(urls.corrections()))
-    _sub(_sub(feed, "author"), "name", config.publisher.name if config.publisher else config.title)
+    feed = _feed(graph, urls, f"{graph.config.title}: corrections and updates",
+                 urls.corrections_feed(), urls.corrections(), newest)
     for entry in graph.corrected[:FEED_SIZE]:
         latest = entry.corrections[-1]
         item = _sub(feed, "entry")

@@ -132,10 +132,6 @@ class Theme:
                     assets[name] = Asset(name, published, path)
         return dict(sorted(assets.items()))
 
-    def template_files(self) -> list[Path]:
-        """Every template file that could take part in a render (for watching, hashing)."""
-        return sorted(p for d in self.search_dirs for p in d.rglob("*.html"))
-
     def macros(self, name: str, context: dict[str, Any]) -> Any:
         """Template ``name``'s macros bound to ``context``, callable from Python.
 
