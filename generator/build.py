@@ -235,7 +235,9 @@ def _data_files(graph: SiteGraph, urls: Urls,
     yield from site_feeds(graph, urls)
     yield from sitemaps([(s.path, s.lastmod) for s in specs if s.indexed], urls)
     yield urls.robots(), robots_txt(urls)
-    yield urls.claimreview_feed(), claimreview_feed(graph, urls)
+    # The ClaimReviews the check pages embed: built once, by the plan.
+    reviews = [s.context["claim_review"] for s in specs if "claim_review" in s.context]
+    yield urls.claimreview_feed(), claimreview_feed(graph, urls, reviews)
 
 
 def base_context(

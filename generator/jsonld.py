@@ -104,12 +104,14 @@ def claim_review(entry: Entry, graph: SiteGraph, urls: Urls) -> dict[str, Any]:
     return data
 
 
-def claimreview_feed(graph: SiteGraph, urls: Urls) -> bytes:
-    """``/claimreview.json``: every published ClaimReview as a schema.org DataFeed."""
+def claimreview_feed(graph: SiteGraph, urls: Urls, reviews: list[dict[str, Any]]) -> bytes:
+    """``/claimreview.json``: the check pages' ``reviews`` as a schema.org DataFeed.
+
+    The feed's own ``@context`` covers its items, so theirs is left out.
+    """
     elements = []
-    for entry in graph.entries:
-        review = claim_review(entry, graph, urls)
-        del review["@context"]
+    for page_review in reviews:
+        review = {k: v for k, v in page_review.items() if k != "@context"}
         elements.append({
             "@type": "DataFeedItem",
             "url": review["url"],
