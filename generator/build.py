@@ -57,6 +57,7 @@ class BuildResult:
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)  # one-line remarks for the summary
     phases: dict[str, float] = field(default_factory=dict)  # seconds per step (--profile)
+    base_url: str = ""  # as the build used it (site.yaml or --base-url)
 
 
 class Phases:
@@ -108,7 +109,7 @@ def build(
             phases.done("fingerprint: nothing changed")
             return BuildResult(report, WriteStats(unchanged=len(previous.outputs)),
                                previous.pages, time.perf_counter() - started,
-                               previous.notes, phases.seconds)
+                               previous.notes, phases.seconds, previous.base_url)
         stamp.forget(stamp_path)
     disk_cache = None
     if cache is None and options.cache_dir is not None:
@@ -181,7 +182,7 @@ def build(
             stamp.save(stamp_path, stamp.Stamp(
                 inputs, stamp.record_outputs(sink.root, sink.produced), len(specs),
                 _next_due(content.entries, now, options.drafts),
-                stamp.warning_records(report.items), notes))
+                stamp.warning_records(report.items), notes, content.config.base_url))
         phases.done("assets, static files, commit")
     except BuildFailed:
         sink.abort()
@@ -204,7 +205,7 @@ def build(
         if disk_cache is not None:
             disk_cache.close()
     return BuildResult(report, stats, len(specs), time.perf_counter() - started, notes,
-                       phases.seconds)
+                       phases.seconds, content.config.base_url)
 
 
 def _fingerprint(options: BuildOptions) -> str:

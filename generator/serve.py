@@ -393,7 +393,7 @@ class Preview:
 
     def _succeeded(self, result: BuildResult) -> None:
         assert self.theme is not None
-        urls = self._read_urls() or self.urls
+        urls = Urls(result.base_url)  # the build has just read site.yaml
         hrefs = {a.name: urls.href(urls.asset(a.published)) for a in self.theme.assets.values()}
         swaps = {
             old: hrefs[name]

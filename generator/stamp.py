@@ -22,7 +22,7 @@ from . import __version__
 from .diagnostics import Diagnostic, Severity
 from .markdown import RENDERER_VERSION
 
-STAMP_VERSION = 2
+STAMP_VERSION = 3
 
 
 @dataclass
@@ -33,6 +33,7 @@ class Stamp:
     due: str | None = None  # ISO moment the next future-dated entry is published
     warnings: list[dict[str, object]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    base_url: str = ""
 
     def still_valid(self, fingerprint: str, now: dt.datetime, out_root: Path) -> bool:
         """Same inputs, no entry fallen due, and the output folder exactly as written."""
