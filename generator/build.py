@@ -26,7 +26,7 @@ from .linkcheck import LinkChecker
 from .loader import load_site
 from .model import Entry, StaticFile
 from .plan import PageSpec, plan_site
-from .search import FIX_HINT, IndexingSink, SearchFailed, SearchIndex
+from .search import FIX_HINT, SearchFailed, ShardedIndex
 from .sitemap import robots_txt, sitemaps
 from .theme import TemplateFailed, Theme, default_theme_dir
 from .urls import Hrefs, Urls, output_file
@@ -146,21 +146,27 @@ def build(
         raise BuildFailed(report) from None
 
     notes: list[str] = []
-    index: SearchIndex | None = None
+    index: ShardedIndex | None = None
     try:
         pages_sink: Any = sink
         if graph.config.search:  # the index is fed the check pages as they are written
-            index = SearchIndex()
-            pages_sink = IndexingSink(sink, index, _check_pages(specs, urls))
+            index = ShardedIndex(sink, _check_pages(specs, urls),
+                                 graph.config.search_shard_size,
+                                 lambda name: output_file(urls.pagefind(name)), cache)
+            pages_sink = index
+            # Check pages render grouped by shard, so each shard is indexed as soon as
+            # its last page is out and only one shard's pages wait in memory.
+            specs_in_order = sorted(
+                specs, key=lambda s: index.shard_by_file.get(output_file(s.path), -1))
         else:
             notes.append("search is off ('search: false' in site.yaml): "
                          "no search page, search box or index")
-        _render_pages(specs, graph, urls, theme, content.static_files, pages_sink, report,
-                      progress, links, cache)
+            specs_in_order = specs
+        _render_pages(specs_in_order, graph, urls, theme, content.static_files, pages_sink,
+                      report, progress, links, cache)
         phases.done("render pages")
         if index is not None:
-            for name, data in index.files():
-                sink.write(output_file(urls.pagefind(name)), data)
+            index.finish()
             phases.done("search index")
         for path, data in _data_files(graph, urls, specs):
             sink.write(output_file(path), data)

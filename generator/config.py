@@ -14,7 +14,7 @@ from .model import Publisher, SiteConfig, Verdict
 
 SITE_KEYS = (
     "title", "base_url", "language", "description", "publisher", "contact", "timezone",
-    "per_page", "search", "allow_html", "verdicts",
+    "per_page", "search", "search_shard_size", "allow_html", "verdicts",
 )  # fmt: skip
 VERDICT_KEYS = ("id", "label", "rating", "color", "description")
 PUBLISHER_KEYS = ("name", "url", "logo")
@@ -125,6 +125,7 @@ def _read_config(doc: Document, report: Report, base_url_override: str | None) -
         timezone=timezone,
         per_page=fields.integer("per_page", 20) or 20,
         search=fields.boolean("search", True),
+        search_shard_size=fields.integer("search_shard_size", 2000) or 2000,
         allow_html=fields.boolean("allow_html", False),
         verdicts=_read_verdicts(fields),
         lines={".".join(map(str, k)): line for k, line in doc.lines.items()},

@@ -14,6 +14,7 @@ from typing import Any
 from .graph import SiteGraph
 from .jsonld import claim_review, organization
 from .model import Company, Entry, When
+from .search import shard_folders
 from .urls import Urls
 
 
@@ -143,6 +144,10 @@ def plan_site(graph: SiteGraph, urls: Urls) -> Iterator[PageSpec]:
 
     if graph.config.search:  # results are made in the browser: nothing here for crawlers
         checked = [c for slug, c in graph.companies.items() if graph.checks_by_company[slug]]
-        yield PageSpec(urls.search(), "search.html", {"companies": checked}, indexed=False)
+        links = [urls.href(urls.check(entry.slug)) for entry in graph.entries]
+        folders = shard_folders(links, graph.config.search_shard_size).values()
+        shards = [urls.pagefind(folder) for folder in folders]  # the first is the main one
+        yield PageSpec(urls.search(), "search.html", {"companies": checked, "shards": shards},
+                       indexed=False)
 
     yield PageSpec(urls.not_found(), "404.html", {}, indexed=False)

@@ -13,7 +13,8 @@ another, and the finished bundle comes back in memory; nothing is written to dis
 except through the build's sink.
 
     SearchIndex      the running service: add(url, html), files(), close()
-    IndexingSink     a sink that also feeds the check pages written through it to an index
+    ShardedIndex     a sink that also indexes the check pages written through it, in
+                     shards of a bounded size that merge in the browser
     SearchFailed     the binary is missing, cannot run, or failed; the build reports it
 
 Determinism: Pagefind names its chunks by their content hashes, and since 1.3 the word
@@ -31,18 +32,25 @@ from __future__ import annotations
 import base64
 import gzip
 import hashlib
+import importlib.metadata
 import json
 import subprocess
 import tempfile
 import threading
+from collections import Counter
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, Protocol
+
+from .cache import content_key
 
 # Pagefind's own search interfaces: the site uses its own small script (search.js), so
 # these are not published. Everything else in the bundle is needed by pagefind.js.
 UNUSED_BUNDLE_FILES = (
     "pagefind-ui.", "pagefind-modular-ui.", "pagefind-component-ui.", "pagefind-highlight.",
 )  # fmt: skip
+# The script and WebAssembly that every shard shares: published once, at the root.
+SHARED_BUNDLE_FILES = ("pagefind.js", "pagefind-worker.js", "wasm.")
 FIX_HINT = (
     "reinstall it with: pip install --force-reinstall 'pagefind[extended]'; "
     "or set 'search: false' in content/site.yaml to build without search"
@@ -57,6 +65,12 @@ class Sink(Protocol):
     produced: set[str]
 
     def write(self, relpath: str, data: bytes) -> None: ...
+
+
+class Cache(Protocol):
+    def get(self, key: str) -> Any | None: ...
+
+    def put(self, key: str, value: Any) -> None: ...
 
 
 def find_binary() -> Path:
@@ -124,12 +138,16 @@ class SearchIndex:
         )
         self.pages += 1
 
-    def files(self) -> list[tuple[str, bytes]]:
-        """The finished bundle as (path below /pagefind/, bytes), sorted by path."""
+    def flush(self) -> None:
+        """Hand the pages added so far to the binary now, not when the pipe fills."""
         try:
             self._process.stdin.flush()  # type: ignore[union-attr]
         except OSError:
             raise self._failure() from None
+
+    def files(self) -> list[tuple[str, bytes]]:
+        """The finished bundle as (path below /pagefind/, bytes), sorted by path."""
+        self.flush()
         with self._lock:  # every page is in before the files are asked for
             self._lock.wait_for(lambda: not self._pending or self._closed)
         self._raise_errors()
@@ -357,23 +375,129 @@ def _cbor_head(major: int, arg: int) -> bytes:
     raise ValueError(f"number too large for CBOR: {arg}")
 
 
-class IndexingSink:
-    """Passes every file on to ``sink``; the check pages also go to ``index``.
+def shard_count(pages: int, shard_size: int) -> int:
+    """How many index shards hold ``pages`` check pages, at most ``shard_size`` each."""
+    return max(1, -(-pages // shard_size))
+
+
+def shard_of(url: str, count: int) -> int:
+    """The shard that indexes the page at ``url``; it moves only when ``count`` changes."""
+    return int.from_bytes(hashlib.sha256(url.encode()).digest()[:8], "big") % count
+
+
+def shard_folders(links: Iterable[str], shard_size: int) -> dict[int, str]:
+    """The shards the check pages at ``links`` fall into, each with its folder below
+    ``/pagefind/``, in order. A shard no page falls into does not exist (an empty index
+    cannot be merged). The first is the bundle's root, next to ``pagefind.js`` and the
+    WebAssembly module that every shard shares; the search page loads them in this order.
+    """
+    links = list(links)
+    count = shard_count(len(links), shard_size)
+    used = sorted({shard_of(link, count) for link in links}) or [0]
+    return {shard: f"shard-{shard}/" if position else "" for position, shard in enumerate(used)}
+
+
+class ShardedIndex:
+    """Passes every file on to ``sink`` and indexes the check pages, one shard at a time.
 
     ``pages`` maps the output file of each check page to the link its results point to,
-    so the index is fed while pages render, with the exact HTML that is published.
+    so the index gets the exact HTML that is published. Each page belongs to one shard
+    of about ``shard_size`` pages at most (by a hash of its link); when the last page of
+    a shard has been written, that shard's Pagefind index is built in the background
+    while the next pages render. One Pagefind process runs at a time, so the memory a
+    build needs for search is bounded by the shard size, not by the size of the site
+    (Pagefind holds a whole index in memory while it builds it). The build renders
+    check pages grouped by shard (``shard_by_file``).
+
+    A shard whose pages are byte-for-byte those of the last build is not re-indexed: its
+    files come from ``cache``, which keeps only the latest bundle of each shard.
     """
 
-    def __init__(self, sink: Sink, index: SearchIndex, pages: dict[str, str]) -> None:
+    def __init__(self, sink: Sink, pages: dict[str, str], shard_size: int,
+                 place: Callable[[str], str], cache: Cache | None = None) -> None:
         self.sink = sink
-        self.index = index
         self.pages = pages
+        self.place = place  # a path below /pagefind/ → the output file
+        self.cache = cache
+        self.count = shard_count(len(pages), shard_size)
+        self.folders = shard_folders(pages.values(), shard_size)
+        self.shard_by_file = {relpath: shard_of(url, self.count) for relpath, url in pages.items()}
+        self._expected = Counter(self.shard_by_file.values())
+        self._waiting: dict[int, list[tuple[str, str]]] = {}
+        self._done: set[int] = set()
+        self._running: tuple[int, str, str, SearchIndex] | None = None
 
     def write(self, relpath: str, data: bytes) -> None:
         self.sink.write(relpath, data)
         url = self.pages.get(relpath)
-        if url is not None:
-            self.index.add(url, data.decode("utf-8"))
+        if url is None:
+            return
+        shard = self.shard_by_file[relpath]
+        waiting = self._waiting.setdefault(shard, [])
+        waiting.append((url, data.decode("utf-8")))
+        if len(waiting) == self._expected[shard]:
+            self._index(shard, self._waiting.pop(shard))
+
+    def finish(self) -> None:
+        """Index the shards still open and write every bundle file."""
+        for shard in self.folders:
+            if shard not in self._done:
+                self._index(shard, self._waiting.pop(shard, []))
+        self._collect()
+
+    def close(self) -> None:
+        """Stop a Pagefind still running (after a failure); idempotent."""
+        if self._running is not None:
+            self._running[3].close()
+            self._running = None
 
     def __getattr__(self, name: str) -> Any:  # produced, copy …: the real sink's
         return getattr(self.sink, name)
+
+    def _index(self, shard: int, pages: list[tuple[str, str]]) -> None:
+        self._done.add(shard)
+        pages.sort()
+        slot = f"pagefind-shard:{self.count}:{shard}"
+        key = content_key("pagefind-shard", _pagefind_version().encode(),
+                          *(f"{url}\0{_digest(html)}".encode() for url, html in pages))
+        kept = self.cache.get(slot) if self.cache is not None else None
+        if kept is not None and kept[0] == key:
+            self._publish(shard, kept[1])
+            return
+        self._collect()  # one Pagefind at a time: the previous shard finishes first
+        index = SearchIndex()
+        self._running = (shard, slot, key, index)
+        for url, html in pages:
+            index.add(url, html)
+        index.flush()  # Pagefind works on this shard while the next pages render
+
+    def _collect(self) -> None:
+        """Wait for the running index, cache its bundle and write it."""
+        if self._running is None:
+            return
+        shard, slot, key, index = self._running
+        try:
+            files = index.files()
+        finally:
+            self.close()
+        if self.cache is not None:
+            self.cache.put(slot, (key, files))
+        self._publish(shard, files)
+
+    def _publish(self, shard: int, files: list[tuple[str, bytes]]) -> None:
+        folder = self.folders[shard]
+        for name, data in files:
+            if folder and name.startswith(SHARED_BUNDLE_FILES):
+                continue  # published once, at the root
+            self.sink.write(self.place(folder + name), data)
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _pagefind_version() -> str:
+    try:
+        return importlib.metadata.version("pagefind")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"

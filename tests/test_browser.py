@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import re
+import shutil
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -89,7 +90,8 @@ def _generated_site(root: Path) -> Path:
     site = root / "generated"
     files = {
         "content/site.yaml": "title: 核查台 Test Desk\nbase_url: https://checks.example.org/desk/\n"
-                             "language: zh-Hans\ndescription: 测试站点。\n",
+                             "language: zh-Hans\ndescription: 测试站点。\n"
+                             "search_shard_size: 1\n",  # each check in its own shard
         "content/static/favicon.svg": (REPO / "content/static/favicon.svg").read_text("utf-8"),
         "content/entries/2021-01-02-joint-car.md": entry_text(
             title="比亚迪和小米联合造车？", claim="比亚迪和小米联合造车", verdict="false",
@@ -121,6 +123,25 @@ def example(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     server, port = _serve(out)
     yield Served(out, f"http://127.0.0.1:{port}")
     server.shutdown()
+
+
+@pytest.fixture(scope="session")
+def sharded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    """The example site with its search index split into shards of two checks."""
+    root = tmp_path_factory.mktemp("sharded")
+    shutil.copytree(REPO / "content", root / "site" / "content")
+    with (root / "site/content/site.yaml").open("a", encoding="utf-8") as settings:
+        settings.write("\nsearch_shard_size: 2\n")
+    _build(root / "site", root / "out")
+    server, port = _serve(root / "out")
+    yield Served(root / "out", f"http://127.0.0.1:{port}")
+    server.shutdown()
+
+
+@pytest.fixture(params=["example", "sharded"])
+def either(request: pytest.FixtureRequest) -> Served:
+    """The example site with one index, then with the index in shards."""
+    return request.getfixturevalue(request.param)
 
 
 @pytest.fixture(scope="session")
@@ -219,11 +240,11 @@ def indexed_text(check: BeautifulSoup) -> str:
 # -- search ---------------------------------------------------------------------------------
 
 
-def test_the_header_search_box_finds_a_company_by_name(example: Served, browser: Tabs) -> None:
-    expected = {link for link, page in example.checks().items()
+def test_the_header_search_box_finds_a_company_by_name(either: Served, browser: Tabs) -> None:
+    expected = {link for link, page in either.checks().items()
                 if re.search(r"\bkestrel\b", indexed_text(page))}
     assert len(expected) >= 3  # the example site has three checks about Kestrel Airlines
-    page = browser.open(example.url("/"))
+    page = browser.open(either.url("/"))
     page.get_by_role("searchbox", name="Search fact-checks").fill("Kestrel")
     page.keyboard.press("Enter")
     page.wait_for_url(re.compile(r"/search/\?q=Kestrel$"))
@@ -233,17 +254,17 @@ def test_the_header_search_box_finds_a_company_by_name(example: Served, browser:
     assert status == f"{len(expected)} checks found for “Kestrel”."
     for link, title in results:  # each result shows title, verdict, date and an excerpt
         card = page.locator(".card", has=page.locator(f'a[href="{link}"]'))
-        assert title == example.checks()[link].h1.get_text(strip=True)
+        assert title == either.checks()[link].h1.get_text(strip=True)
         assert card.locator(".verdict").inner_text().strip()
         assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", card.locator("time").get_attribute("datetime"))
         assert "kestrel" in card.locator(".result-excerpt mark").first.inner_text().casefold()
 
 
-def test_a_chinese_alias_finds_the_company_checks(example: Served, browser: Tabs) -> None:
-    byd = {link for link, page in example.checks().items()
+def test_a_chinese_alias_finds_the_company_checks(either: Served, browser: Tabs) -> None:
+    byd = {link for link, page in either.checks().items()
            if page.select_one('.check-companies a[href="/companies/byd/"]')}
     assert byd
-    page = browser.open(example.url("/search/?q=" + quote("比亚迪")))
+    page = browser.open(either.url("/search/?q=" + quote("比亚迪")))
     assert {link for link, _ in search(page)} == byd
 
 
@@ -258,14 +279,14 @@ def test_chinese_words_inside_a_sentence_are_found(generated: Served, browser: T
         "/desk/checks/joint-car/", "/desk/checks/phone-price/"}
 
 
-def test_a_verdict_filter_narrows_the_results(example: Served, browser: Tabs) -> None:
-    checks = example.checks()
+def test_a_verdict_filter_narrows_the_results(either: Served, browser: Tabs) -> None:
+    checks = either.checks()
     false = {link for link, page in checks.items() if page.article["data-verdict"] == "false"}
     kestrel = {link for link, page in checks.items()
                if re.search(r"\bkestrel\b", indexed_text(page))}
     assert false and kestrel - false  # the filter must remove something
 
-    page = browser.open(example.url("/search/?q=Kestrel"))
+    page = browser.open(either.url("/search/?q=Kestrel"))
     search(page)
     page.get_by_label("Verdict").select_option(label="False")
     page.get_by_role("button", name="Search", exact=True).click()
@@ -276,19 +297,20 @@ def test_a_verdict_filter_narrows_the_results(example: Served, browser: Tabs) ->
     assert set(badges) == {"Verdict: False"}
     assert page.get_by_label("Verdict").input_value() == "false"  # the form shows the filter
 
-    page = browser.open(example.url("/search/?verdict=false"))  # a filter alone lists them all
+    page = browser.open(either.url("/search/?verdict=false"))  # a filter alone lists them all
     assert [link for link, _ in search(page)] == sorted(
         false, key=lambda link: checks[link].article["data-isodate"], reverse=True)
 
 
-def test_a_company_filter_lists_its_checks(example: Served, browser: Tabs) -> None:
-    checks = example.checks()
+def test_a_company_filter_lists_its_checks(either: Served, browser: Tabs) -> None:
+    checks = either.checks()
     about = {link for link, page in checks.items()
              if page.select_one('.check-companies a[href="/companies/kestrel-airlines/"]')}
-    page = browser.open(example.url("/search/"))
+    page = browser.open(either.url("/search/"))
     page.get_by_label("Company").select_option(label="Kestrel Airlines")
     page.get_by_role("button", name="Search", exact=True).click()
-    assert {link for link, _ in search(page)} == about
+    assert [link for link, _ in search(page)] == sorted(  # newest first, across shards
+        about, key=lambda link: checks[link].article["data-isodate"], reverse=True)
 
 
 def test_hostile_text_in_results_stays_text(generated: Served, browser: Tabs) -> None:
@@ -317,8 +339,9 @@ def test_search_results_work_under_a_sub_path(generated: Served, browser: Tabs) 
 def test_more_results_load_on_demand(tmp_path: Path, browser: Tabs) -> None:
     site = tmp_path / "many"
     (site / "content/companies").mkdir(parents=True)
-    (site / "content/site.yaml").write_text(
-        "title: Many\nbase_url: https://many.example.org/\n", encoding="utf-8")
+    (site / "content/site.yaml").write_text(  # seven index shards of at most four checks
+        "title: Many\nbase_url: https://many.example.org/\nsearch_shard_size: 4\n",
+        encoding="utf-8")
     (site / "content/companies/byd.md").write_text(COMPANIES["byd"], encoding="utf-8")
     for n in range(1, 26):
         (site / f"content/entries/check-{n:02}.md").parent.mkdir(parents=True, exist_ok=True)
@@ -338,6 +361,15 @@ def test_more_results_load_on_demand(tmp_path: Path, browser: Tabs) -> None:
         more.click()
         page.wait_for_function("document.querySelectorAll('#fs-search-results li').length == 25")
         assert more.is_hidden()
+
+        # Filters alone: newest first, merged by date across the shards, page by page.
+        page = browser.open(f"http://127.0.0.1:{port}/search/?company=BYD")
+        newest = [f"/checks/check-{n:02}/" for n in range(25, 0, -1)]
+        assert [link for link, _ in search(page)] == newest[:10]
+        assert page.locator("#fs-search-status").inner_text() == "25 checks found, about BYD."
+        page.get_by_role("button", name="Show more results").click()
+        page.wait_for_function("document.querySelectorAll('#fs-search-results li').length == 20")
+        assert [link for link, _ in search(page)] == newest[:20]
     finally:
         server.shutdown()
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from conftest import REPO, SITE_YAML, Site
 
-from generator.search import SearchIndex, _read_pf
+from generator.search import SearchIndex, _read_pf, find_binary
 
 HASHED_ASSET = re.compile(r"^/assets/[\w/.-]+\.[0-9a-f]{10}\.(css|js)$")
 
@@ -84,7 +84,7 @@ def test_the_search_page_offers_every_verdict_and_each_checked_company(run,
     page = site.html("search/index.html")
     form = page.select_one("form#fs-search-form")
     assert form["action"] == "/search/" and form["method"] == "get"
-    assert form["data-bundle"] == "/pagefind/"
+    assert form["data-shards"] == "/pagefind/"
     verdicts = [o["value"] for o in page.select("#fs-verdict option")]
     assert verdicts == ["", "true", "mostly-true", "mixed", "misleading", "false", "unproven"]
     companies = [o["value"] for o in page.select("#fs-company option")]
@@ -121,6 +121,74 @@ def test_the_index_is_byte_identical_across_builds(run, site: Site, tmp_path: Pa
     assert ": 0 written," in result.out
 
 
+def sharded(site: Site, size: int = 2, checks: int = 7) -> None:
+    """A site whose index is split into shards of ``size`` checks."""
+    site.write("content/site.yaml", SITE_YAML + f"search_shard_size: {size}\n")
+    for n in range(1, checks + 1):
+        site.entry(f"2021-01-{n:02}-check-{n}", title=f"Battery check {n}",
+                   published=f"2021-01-{n:02}", body=f"Body of check number {n}.")
+
+
+def shard_pages(site: Site) -> dict[str, int]:
+    """Folder below pagefind/ → how many pages its index holds."""
+    counts = {}
+    for entry_file in sorted((site.out / "pagefind").rglob("pagefind-entry.json")):
+        folder = entry_file.parent.relative_to(site.out / "pagefind").as_posix()
+        languages = json.loads(entry_file.read_text())["languages"]
+        counts[folder] = sum(language["page_count"] for language in languages.values())
+    return counts
+
+
+def test_a_large_index_is_split_into_shards_that_the_search_page_merges(
+        run, site: Site) -> None:
+    sharded(site, size=2, checks=7)
+    built(run, site)
+    counts = shard_pages(site)
+    assert sum(counts.values()) == 7 and all(counts.values())  # every check, no empty shard
+    assert len(counts) >= 3 and "." in counts  # four slots of two: one may stay empty
+    form = site.html("search/index.html").select_one("form#fs-search-form")
+    folders = form["data-shards"].split()
+    assert folders[0] == "/pagefind/"
+    assert sorted(f"/pagefind/{f}/".replace("/./", "/") for f in counts) == sorted(folders)
+    shared = {"pagefind.js", "pagefind-worker.js", "wasm.unknown.pagefind", "wasm.en.pagefind"}
+    for folder in folders[1:]:  # the script and WebAssembly are published once
+        names = {p.name for p in (site.out / folder.strip("/")).iterdir()}
+        assert not names & shared and "pagefind-entry.json" in names
+    assert shared <= {p.name for p in (site.out / "pagefind").iterdir()}
+    other = Site(site.root.parent / "again")
+    built(run, site, "-o", str(other.out), "--no-cache")
+    assert other.snapshot() == site.snapshot()  # shards are deterministic too
+
+
+def test_an_edit_re_indexes_only_the_shard_of_the_changed_page(
+        run, site: Site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    log = tmp_path / "pagefind.log"
+    wrapper = tmp_path / "pagefind"  # the real binary, counting its runs
+    wrapper.write_text(f"#!/bin/sh\necho run >> '{log}'\nexec '{find_binary()}' \"$@\"\n")
+    wrapper.chmod(stat.S_IRWXU)
+    monkeypatch.setenv("PAGEFIND_BINARY_PATH", str(wrapper))
+    sharded(site, size=2, checks=7)
+    built(run, site)
+    shards = len(shard_pages(site))
+    assert len(log.read_text().splitlines()) == shards  # a first build indexes them all
+    before = site.snapshot()
+
+    site.entry("2021-01-03-check-3", title="Battery check 3", published="2021-01-03",
+               body="Body of check number 3, now about solar panels.")
+    log.unlink()
+    built(run, site)
+    assert len(log.read_text().splitlines()) == 1  # only the shard holding check 3
+    after = site.snapshot()
+    changed = {path for path in after if after[path] != before.get(path)}
+    changed_shards = {path.split("/")[1] for path in changed
+                      if path.startswith("pagefind/shard-")}
+    assert len(changed_shards) <= 1 and "checks/check-3/index.html" in changed
+
+    cold = Site(tmp_path / "cold")  # the same site built from nothing: the same bytes
+    built(run, site, "-o", str(cold.out), "--no-cache")
+    assert cold.snapshot() == after
+
+
 def test_filter_chunks_are_rewritten_in_sorted_order(run, site: Site) -> None:
     """Pagefind writes filter values in random order; the build sorts them (search.py)."""
     fill(site)
@@ -146,7 +214,7 @@ def test_the_index_follows_the_base_url_path(run, site: Site) -> None:
     fill(site)
     built(run, site)
     form = site.html("search/index.html").select_one("form#fs-search-form")
-    assert form["data-bundle"] == "/desk/pagefind/"
+    assert form["data-shards"] == "/desk/pagefind/"
     assert site.html("index.html").select_one("form.site-search")["action"] == "/desk/search/"
     with SearchIndex() as index:  # results link with the sub-path, as pages do
         index.add("/desk/checks/x/", "<html lang='en'><body data-pagefind-body>x</body></html>")

@@ -1,5 +1,5 @@
 // factsite search page: runs the query in the address (?q=…&verdict=…&company=…) on the
-// Pagefind index built with the site, and lists the matching checks.
+// Pagefind index built with the site (in shards), and lists the matching checks.
 // Every piece of content is inserted as text (textContent, text nodes): a title or an
 // excerpt can never become HTML. The only element taken from Pagefind's excerpt is its
 // <mark> highlighting, rebuilt here from an inert parsed copy.
@@ -113,21 +113,82 @@
 
   if (!query && !verdict && !company) return; // an empty form: nothing asked yet
 
-  var results = [];
+  // The index comes in shards (see docs/readers.md); the first is Pagefind's main
+  // index, the others are merged into it. Each shard is tagged with a "shard" filter so
+  // that a newest-first listing can ask every shard for its own order (Pagefind ranks
+  // merged sorted results by position, not by date) and merge those by date here.
+  var shards = (form.getAttribute("data-shards") || "").split(" ").filter(Boolean);
+  var filters = {};
+  if (verdict) filters.verdict = verdict;
+  if (company) filters.company = company;
+
+  // Results by relevance: Pagefind merges the shards by score.
+  function byRelevance(pagefind) {
+    return pagefind.search(query, { filters: filters }).then(function (search) {
+      var results = search.results;
+      var next = 0;
+      return {
+        count: results.length,
+        take: function (n) {
+          var page = results.slice(next, next + n);
+          next += page.length;
+          return Promise.all(page.map(function (result) { return result.data(); }));
+        },
+      };
+    });
+  }
+
+  // Filters alone: every shard's checks newest first, merged by date. Only the data of
+  // each shard's next result is loaded, so a page of ten costs ten fetches plus one per shard.
+  function newestFirst(pagefind) {
+    return Promise.all(shards.map(function (path, n) {
+      var own = { shard: String(n) };
+      for (var key in filters) own[key] = filters[key];
+      return pagefind.search(null, { filters: own, sort: { date: "desc" } });
+    })).then(function (searches) {
+      var heads = searches.map(function (search) {
+        return { results: search.results, at: 0, data: null };
+      });
+      var count = heads.reduce(function (sum, head) { return sum + head.results.length; }, 0);
+      function load(head) {
+        if (!head.data) head.data = head.results[head.at].data();
+        return head.data;
+      }
+      function take(n, found) {
+        found = found || [];
+        var live = heads.filter(function (head) { return head.at < head.results.length; });
+        if (found.length >= n || !live.length) return Promise.resolve(found);
+        return Promise.all(live.map(load)).then(function (pages) {
+          var best = 0;
+          for (var i = 1; i < pages.length; i++) {
+            if ((pages[i].meta.isodate || "") > (pages[best].meta.isodate || "")) best = i;
+          }
+          found.push(pages[best]);
+          live[best].at++;
+          live[best].data = null;
+          return take(n, found);
+        });
+      }
+      return { count: count, take: function (n) { return take(n); } };
+    });
+  }
+
+  var source = null;
   var shown = 0;
 
   function showMore() {
-    var next = results.slice(shown, shown + PAGE_SIZE);
-    shown += next.length;
-    more.hidden = shown >= results.length;
-    return Promise.all(next.map(function (result) { return result.data(); })).then(function (pages) {
+    return source.take(PAGE_SIZE).then(function (pages) {
+      shown += pages.length;
+      more.hidden = shown >= source.count;
       pages.forEach(function (data) { list.appendChild(card(data)); });
     });
   }
 
   more.addEventListener("click", function () {
     var first = shown;
+    more.disabled = true;
     showMore().then(function () {
+      more.disabled = false;
       // Move focus to the first new result so keyboard users continue from there.
       var link = list.children[first] && list.children[first].querySelector("a");
       if (link) link.focus();
@@ -136,22 +197,21 @@
 
   status.textContent = "Searching…";
   list.setAttribute("aria-busy", "true");
-  var bundle = form.getAttribute("data-bundle");
-  import(bundle + "pagefind.js")
+  import(shards[0] + "pagefind.js")
     .then(function (pagefind) {
-      return pagefind.options({ basePath: bundle, baseUrl: "/" }).then(function () {
-        var filters = {};
-        if (verdict) filters.verdict = verdict;
-        if (company) filters.company = company;
-        var options = { filters: filters };
-        if (!query) options.sort = { date: "desc" }; // filters alone: newest first
-        return pagefind.search(query || null, options);
-      });
+      return pagefind
+        .options({ basePath: shards[0], baseUrl: "/", mergeFilter: { shard: "0" } })
+        .then(function () {
+          return Promise.all(shards.slice(1).map(function (path, n) {
+            return pagefind.mergeIndex(path, { baseUrl: "/", mergeFilter: { shard: String(n + 1) } });
+          }));
+        })
+        .then(function () { return query ? byRelevance(pagefind) : newestFirst(pagefind); });
     })
-    .then(function (search) {
-      results = search.results;
+    .then(function (found) {
+      source = found;
       return showMore().then(function () {
-        status.textContent = describe(results.length);
+        status.textContent = describe(source.count);
       });
     })
     .catch(function () {
