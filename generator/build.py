@@ -154,10 +154,12 @@ def build(
                                  graph.config.search_shard_size,
                                  lambda name: output_file(urls.pagefind(name)), cache)
             pages_sink = index
-            # Check pages render grouped by shard, so each shard is indexed as soon as
-            # its last page is out and only one shard's pages wait in memory.
+            # Check pages render first, grouped by shard: each shard is indexed as soon
+            # as its last page is out (while the listings render), and only one shard's
+            # pages wait in memory.
+            last = index.count
             specs_in_order = sorted(
-                specs, key=lambda s: index.shard_by_file.get(output_file(s.path), -1))
+                specs, key=lambda s: index.shard_by_file.get(output_file(s.path), last))
         else:
             notes.append("search is off ('search: false' in site.yaml): "
                          "no search page, search box or index")
