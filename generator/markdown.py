@@ -7,11 +7,13 @@ are not relative) are dropped, so content cannot smuggle ``javascript:`` into a 
 
 from __future__ import annotations
 
-import multiprocessing
+import pickle
 import re
-import threading
-from concurrent.futures import ProcessPoolExecutor
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from markdown_it import MarkdownIt
 from markdown_it import __version__ as _markdown_it_version
@@ -74,19 +76,49 @@ def render_many(texts: list[str], allow_html: bool, jobs: int) -> list[Rendered]
     The output is the same as rendering them one by one: each text is rendered on its
     own and results come back in order.
     """
-    # Workers are forked: cheap, and they need nothing re-imported. Forking a process that
-    # runs other threads (the dev server) is unsafe, so there the work stays in-process;
-    # its rebuilds find most bodies in its cache anyway.
-    if jobs <= 1 or len(texts) < _PARALLEL_MIN or threading.active_count() > 1:
+    if jobs <= 1 or len(texts) < _PARALLEL_MIN:
         return _render_chunk(allow_html, texts)
-    context = multiprocessing.get_context("fork")
-    size = -(-len(texts) // (jobs * 4))
+    # Each worker is a fresh Python running _work() below, not a fork:
+    # a forked copy of a process that has loaded a large site counts all of that memory
+    # again, and forking while other threads run (the dev server) is unsafe. A fresh
+    # worker holds only the parser and its share of the texts.
+    size = -(-len(texts) // jobs)
     chunks = [texts[i : i + size] for i in range(0, len(texts), size)]
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-        done = pool.map(_render_chunk, [allow_html] * len(chunks), chunks)
-        return [rendered for chunk in done for rendered in chunk]
+    # -I: no current folder or PYTHONPATH on the path; this very package is put first.
+    package_root = str(Path(__file__).resolve().parent.parent)
+    command = [sys.executable, "-I", "-c", "import sys; sys.path.insert(0, sys.argv[1]); "
+               "from generator.markdown import _work; _work()", package_root]
+    try:
+        workers = [subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                    stderr=subprocess.DEVNULL) for _ in chunks]
+    except OSError:
+        return _render_chunk(allow_html, texts)
+    with ThreadPoolExecutor(len(workers)) as feeders:  # all workers busy at once
+        outputs = list(feeders.map(
+            lambda worker, chunk: worker.communicate(
+                pickle.dumps((allow_html, chunk), pickle.HIGHEST_PROTOCOL))[0],
+            workers, chunks))
+    rendered: list[Rendered] = []
+    for worker, chunk, output in zip(workers, chunks, outputs, strict=True):
+        try:
+            done = pickle.loads(output) if worker.returncode == 0 else None
+        except (pickle.UnpicklingError, EOFError, ValueError):
+            done = None
+        if done is None or len(done) != len(chunk):  # a worker died: do its share here
+            rendered.extend(_render_chunk(allow_html, chunk))
+        else:
+            rendered.extend(Rendered(html, dropped) for html, dropped in done)
+    return rendered
 
 
 def _render_chunk(allow_html: bool, texts: list[str]) -> list[Rendered]:
     renderer = MarkdownRenderer(allow_html)
     return [renderer.render(text) for text in texts]
+
+
+def _work() -> None:
+    """A worker of :func:`render_many`: (allow_html, texts) in on stdin, pickled; the
+    rendered (html, dropped links) pairs out on stdout."""
+    allow_html, texts = pickle.load(sys.stdin.buffer)
+    done = [(r.html, r.dropped_links) for r in _render_chunk(allow_html, texts)]
+    pickle.dump(done, sys.stdout.buffer, pickle.HIGHEST_PROTOCOL)

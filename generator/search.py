@@ -72,6 +72,8 @@ class Cache(Protocol):
 
     def put(self, key: str, value: Any) -> None: ...
 
+    def flush(self) -> None: ...
+
 
 def find_binary() -> Path:
     """The Pagefind executable the ``pagefind`` package would use."""
@@ -482,6 +484,7 @@ class ShardedIndex:
             self.close()
         if self.cache is not None:
             self.cache.put(slot, (key, files))
+            self.cache.flush()  # a bundle is megabytes: to disk now, not held until the end
         self._publish(shard, files)
 
     def _publish(self, shard: int, files: list[tuple[str, bytes]]) -> None:

@@ -10,6 +10,7 @@ import sys
 import pytest
 from conftest import NOW, Site
 
+from generator import markdown
 from generator.cache import DiskCache
 
 
@@ -38,7 +39,7 @@ def corpus(site: Site, entries: int) -> None:
 
 
 def factsite(*args: str) -> None:
-    """The CLI in a process of its own: no test threads, so Markdown workers really fork."""
+    """The CLI in a process of its own, as a user runs it."""
     done = subprocess.run([sys.executable, "-m", "generator", *args], capture_output=True,
                           text=True, env={**os.environ, "FACTSITE_NOW": NOW}, timeout=300)
     assert done.returncode == 0, done.stderr
@@ -55,6 +56,21 @@ def test_serial_parallel_cold_and_warm_builds_are_identical(site, tmp_path):
     assert len(serial) > 300
     assert tree(tmp_path / "parallel") == serial
     assert tree(tmp_path / "warm") == serial
+
+
+def test_markdown_workers_do_the_work_and_keep_the_order(monkeypatch) -> None:
+    texts = [f"# Text {n}\n\n[a](https://example.org/{n}) [b](javascript:alert({n}))"
+             for n in range(300)]
+    serial = markdown.render_many(texts, False, jobs=1)
+
+    def not_here(allow_html, texts):  # the workers are fresh processes: not patched
+        raise AssertionError("rendered in the parent, not in the workers")
+
+    monkeypatch.setattr(markdown, "_render_chunk", not_here)
+    parallel = markdown.render_many(texts, False, jobs=2)
+    assert parallel == serial
+    assert parallel[7].dropped_links == ["javascript:alert(7)"]
+    assert "example.org/299" in parallel[-1].html
 
 
 def test_an_edit_after_a_warm_build_shows(site, run, tmp_path):
