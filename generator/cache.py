@@ -59,10 +59,12 @@ class DiskCache:
     """
 
     SCHEMA = f"factsite-cache 1 {__version__}"
+    FLUSH_BYTES = 32 << 20  # new values held in memory before they are written out
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._new: dict[str, bytes] = {}
+        self._new_bytes = 0
         self._used: set[str] = set()
         self._db = self._open()
 
@@ -103,7 +105,11 @@ class DiskCache:
 
     def put(self, key: str, value: Any) -> None:
         self._used.add(key)
-        self._new[key] = zlib.compress(pickle.dumps(value, pickle.HIGHEST_PROTOCOL), 1)
+        data = zlib.compress(pickle.dumps(value, pickle.HIGHEST_PROTOCOL), 1)
+        self._new[key] = data
+        self._new_bytes += len(data)
+        if self._new_bytes > self.FLUSH_BYTES:  # a large site: do not hold it all
+            self.flush()
 
     def flush(self) -> None:
         """Write the values put so far, so a build that fails later still keeps them."""
@@ -114,6 +120,7 @@ class DiskCache:
                 self._db.executemany("INSERT OR REPLACE INTO item VALUES (?, ?)",
                                      self._new.items())
             self._new.clear()
+            self._new_bytes = 0
         except sqlite3.Error:
             self._db = None  # unusable: the rest of this build goes without
 

@@ -55,6 +55,19 @@ def slugify(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-") or "untitled"
 
 
+@dataclass(frozen=True)
+class Body:
+    """The Markdown body of a content file: what rendering it and warning about it need."""
+
+    path: Path
+    text: str
+    line: int  # the file line the body starts on
+
+    @classmethod
+    def of(cls, doc: Document) -> Body:
+        return cls(doc.path, doc.body, doc.body_line)
+
+
 @dataclass
 class _Loader:
     site_dir: Path
@@ -120,40 +133,42 @@ class _Loader:
         self.cache.put(key, dataclasses.replace(doc, text=""))
         return doc
 
-    def _markdown_key(self, doc: Document) -> str:
-        return content_key("md", doc.body.encode(), str(self.config.allow_html).encode(),
+    def _markdown_key(self, body: Body) -> str:
+        return content_key("md", body.text.encode(), str(self.config.allow_html).encode(),
                            RENDERER_VERSION.encode())
 
     def render_body(self, doc: Document) -> str:
-        key = self._markdown_key(doc)
+        body = Body.of(doc)
+        key = self._markdown_key(body)
         rendered = self.cache.get(key)
         if rendered is None:
-            rendered = self.renderer.render(doc.body)
+            rendered = self.renderer.render(body.text)
             self.cache.put(key, rendered)
-        return self._accept(doc, rendered)
+        return self._accept(body, rendered)
 
-    def render_bodies(self, pending: list[tuple[Entry, Document]]) -> None:
+    def render_bodies(self, pending: list[tuple[Entry, Body]]) -> None:
         """Render many bodies at once: cache misses go to worker processes together."""
-        keys = [self._markdown_key(doc) for _, doc in pending]
+        keys = [self._markdown_key(body) for _, body in pending]
         results = [self.cache.get(key) for key in keys]
         misses = [i for i, rendered in enumerate(results) if rendered is None]
-        bodies = [pending[i][1].body for i in misses]
-        for i, rendered in zip(misses, render_many(bodies, self.config.allow_html, self.jobs),
+        texts = [pending[i][1].text for i in misses]
+        for i, rendered in zip(misses, render_many(texts, self.config.allow_html, self.jobs),
                                strict=True):
             results[i] = rendered
             self.cache.put(keys[i], rendered)
-        for (entry, doc), rendered in zip(pending, results, strict=True):
-            entry.body_html = self._accept(doc, rendered)
+        for (entry, body), rendered in zip(pending, results, strict=True):
+            entry.body_html = self._accept(body, rendered)
 
-    def _accept(self, doc: Document, rendered: Rendered) -> str:
+    def _accept(self, body: Body, rendered: Rendered) -> str:
         """The HTML of a rendered body, after warning about each link it dropped."""
         for url in dict.fromkeys(rendered.dropped_links):  # an image's link is checked twice
-            line = doc.body_line + _line_in(doc.body, url)
+            offset = _line_in(body.text, url)
+            lines = body.text.splitlines()
             self.report.warning(
-                doc.path,
-                line,
+                body.path,
+                body.line + offset,
                 f"link to '{url}' dropped: only http, https, mailto and relative links are allowed",
-                source_line=doc.source_line(line),
+                source_line=lines[offset] if offset < len(lines) else None,
             )
         return rendered.html
 
@@ -219,7 +234,9 @@ class _Loader:
 
     def entries(self) -> list[Entry]:
         entries: list[Entry] = []
-        pending: list[tuple[Entry, Document]] = []  # bodies, rendered together at the end
+        # Bodies are rendered together at the end; only the body of each file is kept
+        # until then, not its text and parsed front matter (that is most of the memory).
+        pending: list[tuple[Entry, Body]] = []
         slug_owner: dict[str, str] = {}
         for path in self.markdown_files("entries"):
             doc = self.read(path)
@@ -240,7 +257,7 @@ class _Loader:
                 continue
             slug_owner[entry.slug] = entry.source_path
             entries.append(entry)
-            pending.append((entry, doc))
+            pending.append((entry, Body.of(doc)))
         self.render_bodies(pending)
         return entries
 
