@@ -7,6 +7,8 @@ only a build with none commits its files. ``factsite check`` runs the same build
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import datetime as dt
 import os
 import time
@@ -26,7 +28,7 @@ from .linkcheck import LinkChecker
 from .loader import load_site
 from .model import Entry, StaticFile
 from .plan import PageSpec, plan_site
-from .search import FIX_HINT, SearchFailed, ShardedIndex
+from .search import FIX_HINT, SearchFailed, SearchIndex, ShardedIndex
 from .sitemap import robots_txt, sitemaps
 from .theme import TemplateFailed, Theme, default_theme_dir
 from .urls import Hrefs, Urls, output_file
@@ -111,109 +113,137 @@ def build(
                                previous.pages, time.perf_counter() - started,
                                previous.notes, phases.seconds, previous.base_url)
         stamp.forget(stamp_path)
-    disk_cache = None
-    if cache is None and options.cache_dir is not None:
-        cache = disk_cache = DiskCache(options.cache_dir / "cache.sqlite")
+    # Pagefind starts now, before the content is loaded, while this process is small:
+    # starting a program from a large process briefly shows the child at the parent's
+    # size. It is reported only if the site has search on.
+    search: SearchIndex | SearchFailed
     try:
-        content = load_site(site_dir, report, base_url=options.base_url, cache=cache,
-                            jobs=options.jobs or os.cpu_count() or 1)
-    finally:
-        if disk_cache is not None:
-            disk_cache.flush()  # what was parsed is kept even when the build then fails
-    phases.done("load (front matter, Markdown)")
-    if content is None:
-        raise BuildFailed(report)
-    # With content errors the site is still rendered (into nothing) so that template
-    # errors show up in the same run; the output folder is not touched.
-    urls = Urls(content.config.base_url)
-    links = LinkChecker(urls) if options.strict or not write else None
-    write = write and not report.has_errors
-
-    graph = build_graph(content, now, drafts=options.drafts)
-    theme = theme or Theme(site_dir)
-    specs = list(plan_site(graph, urls))
-    phases.done("site graph and plan")
-
-    sink: OutputWriter | NullSink
-    try:
-        sink = (
-            OutputWriter(options.output, protected=protected)
-            if write
-            else NullSink()
-        )
-    except UnsafeOutput as exc:
-        report.error(options.output, None, str(exc))
-        raise BuildFailed(report) from None
-
-    notes: list[str] = []
-    index: ShardedIndex | None = None
-    try:
-        pages_sink: Any = sink
-        if graph.config.search:  # the index is fed the check pages as they are written
-            index = ShardedIndex(sink, _check_pages(specs, urls),
-                                 graph.config.search_shard_size,
-                                 lambda name: output_file(urls.pagefind(name)), cache)
-            pages_sink = index
-            # Check pages render first, grouped by shard: each shard is indexed as soon
-            # as its last page is out (while the listings render), and only one shard's
-            # pages wait in memory.
-            last = index.count
-            specs_in_order = sorted(
-                specs, key=lambda s: index.shard_by_file.get(output_file(s.path), last))
-        else:
-            notes.append("search is off ('search: false' in site.yaml): "
-                         "no search page, search box or index")
-            specs_in_order = specs
-        _render_pages(specs_in_order, graph, urls, theme, content.static_files, pages_sink,
-                      report, progress, links, cache)
-        phases.done("render pages")
-        if index is not None:
-            index.finish()
-            phases.done("search index")
-        for path, data in _data_files(graph, urls, specs):
-            sink.write(output_file(path), data)
-        phases.done("feeds, sitemap, data feed")
-        for asset in theme.assets.values():
-            sink.copy(output_file(urls.asset(asset.published)), asset.source)
-        for item in content.static_files:
-            if item.relpath in sink.produced:
-                report.error(item.source, None, f"static file would replace the generated "
-                             f"'{item.relpath}'", hint="rename or move the static file")
-            else:
-                sink.copy(item.relpath, item.source)
-        if links is not None and not report.has_errors:
-            _check_links(links, sink.produced, site_dir, report)
-        if report.failed(options.strict):
-            raise BuildFailed(report)
-        stats = sink.commit()
-        if stamp_path is not None and isinstance(sink, OutputWriter):
-            stamp.save(stamp_path, stamp.Stamp(
-                inputs, stamp.record_outputs(sink.root, sink.produced), len(specs),
-                _next_due(content.entries, now, options.drafts),
-                stamp.warning_records(report.items), notes, content.config.base_url))
-        phases.done("assets, static files, commit")
-    except BuildFailed:
-        sink.abort()
-        raise
-    except UnsafeOutput as exc:
-        sink.abort()
-        report.error(options.output, None, str(exc))
-        raise BuildFailed(report) from None
+        search = SearchIndex()
     except SearchFailed as exc:
-        sink.abort()
-        report.error(site_dir / "content" / "site.yaml", None, f"search index: {exc}",
-                     hint=FIX_HINT)
-        raise BuildFailed(report) from None
-    except BaseException:
-        sink.abort()
-        raise
+        search = exc
+    try:
+        disk_cache = None
+        if cache is None and options.cache_dir is not None:
+            cache = disk_cache = DiskCache(options.cache_dir / "cache.sqlite")
+        try:
+            content = load_site(site_dir, report, base_url=options.base_url, cache=cache,
+                                jobs=options.jobs or os.cpu_count() or 1)
+        finally:
+            if disk_cache is not None:
+                disk_cache.flush()  # what was parsed is kept even when the build then fails
+        phases.done("load (front matter, Markdown)")
+        _release_freed_memory()  # what loading needed only for a while
+        if content is None:
+            raise BuildFailed(report)
+        # With content errors the site is still rendered (into nothing) so that template
+        # errors show up in the same run; the output folder is not touched.
+        urls = Urls(content.config.base_url)
+        links = LinkChecker(urls) if options.strict or not write else None
+        write = write and not report.has_errors
+
+        graph = build_graph(content, now, drafts=options.drafts)
+        theme = theme or Theme(site_dir)
+        specs = list(plan_site(graph, urls))
+        phases.done("site graph and plan")
+
+        sink: OutputWriter | NullSink
+        try:
+            sink = (
+                OutputWriter(options.output, protected=protected)
+                if write
+                else NullSink()
+            )
+        except UnsafeOutput as exc:
+            report.error(options.output, None, str(exc))
+            raise BuildFailed(report) from None
+
+        notes: list[str] = []
+        index: ShardedIndex | None = None
+        try:
+            pages_sink: Any = sink
+            if graph.config.search:  # the index is fed the check pages as they are written
+                if isinstance(search, SearchFailed):
+                    raise search
+                index = ShardedIndex(sink, _check_pages(specs, urls),
+                                     graph.config.search_shard_size,
+                                     lambda name: output_file(urls.pagefind(name)), search,
+                                     cache)
+                pages_sink = index
+                # Check pages render first, grouped by shard: each shard is indexed as soon
+                # as its last page is out (while the listings render), and only one shard's
+                # pages wait in memory.
+                last = index.count
+                specs_in_order = sorted(
+                    specs, key=lambda s: index.shard_by_file.get(output_file(s.path), last))
+            else:
+                notes.append("search is off ('search: false' in site.yaml): "
+                             "no search page, search box or index")
+                specs_in_order = specs
+            _render_pages(specs_in_order, graph, urls, theme, content.static_files, pages_sink,
+                          report, progress, links, cache)
+            phases.done("render pages")
+            if index is not None:
+                index.finish()
+                index.service.close()  # Pagefind's memory goes before the feeds are made
+                phases.done(f"search index: the last shard ({index.indexed} of "
+                            f"{len(index.folders)} shards indexed, the rest unchanged)")
+            for path, data in _data_files(graph, urls, specs):
+                sink.write(output_file(path), data)
+            phases.done("feeds, sitemap, data feed")
+            for asset in theme.assets.values():
+                sink.copy(output_file(urls.asset(asset.published)), asset.source)
+            for item in content.static_files:
+                if item.relpath in sink.produced:
+                    report.error(item.source, None, f"static file would replace the generated "
+                                 f"'{item.relpath}'", hint="rename or move the static file")
+                else:
+                    sink.copy(item.relpath, item.source)
+            if links is not None and not report.has_errors:
+                _check_links(links, sink.produced, site_dir, report)
+            if report.failed(options.strict):
+                raise BuildFailed(report)
+            stats = sink.commit()
+            if stamp_path is not None and isinstance(sink, OutputWriter):
+                stamp.save(stamp_path, stamp.Stamp(
+                    inputs, stamp.record_outputs(sink.root, sink.produced), len(specs),
+                    _next_due(content.entries, now, options.drafts),
+                    stamp.warning_records(report.items), notes, content.config.base_url))
+            phases.done("assets, static files, commit")
+        except BuildFailed:
+            sink.abort()
+            raise
+        except UnsafeOutput as exc:
+            sink.abort()
+            report.error(options.output, None, str(exc))
+            raise BuildFailed(report) from None
+        except SearchFailed as exc:
+            sink.abort()
+            report.error(site_dir / "content" / "site.yaml", None, f"search index: {exc}",
+                         hint=FIX_HINT)
+            raise BuildFailed(report) from None
+        except BaseException:
+            sink.abort()
+            raise
+        finally:
+            if disk_cache is not None:
+                disk_cache.close()
+        return BuildResult(report, stats, len(specs), time.perf_counter() - started, notes,
+                           phases.seconds, content.config.base_url)
     finally:
-        if index is not None:
-            index.close()
-        if disk_cache is not None:
-            disk_cache.close()
-    return BuildResult(report, stats, len(specs), time.perf_counter() - started, notes,
-                       phases.seconds, content.config.base_url)
+        if isinstance(search, SearchIndex):
+            search.close()
+
+
+def _release_freed_memory() -> None:
+    """Give memory that Python has freed back to the system.
+
+    glibc's allocator keeps freed memory for reuse; after loading a large site (file
+    texts, parsed front matter, Markdown results in transit) that is about 150 MB per
+    10,000 entries that the rest of the build never needs but would still hold. A no-op
+    where the C library has no ``malloc_trim``.
+    """
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None).malloc_trim(0)
 
 
 def _fingerprint(options: BuildOptions) -> str:

@@ -22,7 +22,14 @@ from .config import load_config, verdict_key
 from .diagnostics import Report, Severity, did_you_mean
 from .fields import Fields
 from .frontmatter import Document, SourceError, decode, parse_markdown_file
-from .markdown import RENDERER_VERSION, MarkdownRenderer, Rendered, render_many
+from .markdown import (
+    PARALLEL_MIN,
+    RENDERER_VERSION,
+    MarkdownRenderer,
+    Rendered,
+    Workers,
+    render_many,
+)
 from .model import Company, Content, Correction, Entry, Page, SiteConfig, Source, StaticFile
 
 ENTRY_KEYS = (
@@ -146,13 +153,15 @@ class _Loader:
             self.cache.put(key, rendered)
         return self._accept(body, rendered)
 
-    def render_bodies(self, pending: list[tuple[Entry, Body]]) -> None:
+    def render_bodies(self, pending: list[tuple[Entry, Body]],
+                      workers: Workers | None = None) -> None:
         """Render many bodies at once: cache misses go to worker processes together."""
         keys = [self._markdown_key(body) for _, body in pending]
         results = [self.cache.get(key) for key in keys]
         misses = [i for i, rendered in enumerate(results) if rendered is None]
         texts = [pending[i][1].text for i in misses]
-        for i, rendered in zip(misses, render_many(texts, self.config.allow_html, self.jobs),
+        for i, rendered in zip(misses, render_many(texts, self.config.allow_html, self.jobs,
+                                                     workers),
                                strict=True):
             results[i] = rendered
             self.cache.put(keys[i], rendered)
@@ -238,7 +247,20 @@ class _Loader:
         # until then, not its text and parsed front matter (that is most of the memory).
         pending: list[tuple[Entry, Body]] = []
         slug_owner: dict[str, str] = {}
-        for path in self.markdown_files("entries"):
+        files = self.markdown_files("entries")
+        # Markdown workers start now, while this process is small (see markdown.Workers).
+        workers = Workers(self.jobs) if self.jobs > 1 and len(files) >= PARALLEL_MIN else None
+        try:
+            self._read_entries(files, entries, pending, slug_owner)
+            self.render_bodies(pending, workers)
+        finally:
+            if workers is not None:
+                workers.close()
+        return entries
+
+    def _read_entries(self, files: list[Path], entries: list[Entry],
+                      pending: list[tuple[Entry, Body]], slug_owner: dict[str, str]) -> None:
+        for path in files:
             doc = self.read(path)
             if doc is None:
                 continue
@@ -258,8 +280,6 @@ class _Loader:
             slug_owner[entry.slug] = entry.source_path
             entries.append(entry)
             pending.append((entry, Body.of(doc)))
-        self.render_bodies(pending)
-        return entries
 
     def entry(self, doc: Document) -> Entry | None:
         fields = Fields(doc, self.report, ENTRY_KEYS)

@@ -67,48 +67,79 @@ class MarkdownRenderer:
 
 
 # Below this many texts, starting worker processes costs more than it saves.
-_PARALLEL_MIN = 200
+PARALLEL_MIN = 200
 
 
-def render_many(texts: list[str], allow_html: bool, jobs: int) -> list[Rendered]:
+class Workers:
+    """Markdown worker processes: fresh Pythons running :func:`_work`, not forks.
+
+    A forked copy of a process that has loaded a large site counts all of that memory
+    again (and forking while other threads run, as in the dev server, is unsafe); even
+    starting a program from a large process briefly shows the child with the parent's
+    size. So the loader starts these before it reads the content, while it is small, and
+    hands them the texts later. Each holds only the parser and its share of the texts.
+    """
+
+    def __init__(self, count: int) -> None:
+        # -I: no current folder or PYTHONPATH on the path; this very package is put first.
+        package_root = str(Path(__file__).resolve().parent.parent)
+        command = [sys.executable, "-I", "-c", "import sys; sys.path.insert(0, sys.argv[1]); "
+                   "from generator.markdown import _work; _work()", package_root]
+        self.processes: list[subprocess.Popen[bytes]] = []
+        try:
+            for _ in range(count):
+                self.processes.append(subprocess.Popen(
+                    command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                    stderr=subprocess.DEVNULL))
+        except OSError:  # no workers: the texts are rendered in this process
+            self.close()
+
+    def render(self, texts: list[str], allow_html: bool) -> list[Rendered]:
+        """Render ``texts`` split between the workers, in order; the workers then exit."""
+        if not self.processes:
+            return _render_chunk(allow_html, texts)
+        size = -(-len(texts) // len(self.processes))
+        chunks = [texts[i : i + size] for i in range(0, len(texts), size)]
+        workers, self.processes = self.processes, []
+        for idle in workers[len(chunks):]:  # fewer texts than workers
+            idle.communicate(b"")
+        with ThreadPoolExecutor(len(chunks)) as feeders:  # all workers busy at once
+            outputs = list(feeders.map(
+                lambda worker, chunk: worker.communicate(
+                    pickle.dumps((allow_html, chunk), pickle.HIGHEST_PROTOCOL))[0],
+                workers, chunks))
+        rendered: list[Rendered] = []
+        for worker, chunk, output in zip(workers, chunks, outputs, strict=False):
+            try:
+                done = pickle.loads(output) if worker.returncode == 0 else None
+            except (pickle.UnpicklingError, EOFError, ValueError):
+                done = None
+            if done is None or len(done) != len(chunk):  # a worker died: its share here
+                rendered.extend(_render_chunk(allow_html, chunk))
+            else:
+                rendered.extend(Rendered(html, dropped) for html, dropped in done)
+        return rendered
+
+    def close(self) -> None:
+        """Let workers that were given nothing exit (idempotent)."""
+        for worker in self.processes:
+            worker.communicate(b"")
+        self.processes = []
+
+
+def render_many(texts: list[str], allow_html: bool, jobs: int,
+                workers: Workers | None = None) -> list[Rendered]:
     """Render many Markdown texts, over ``jobs`` processes when there are enough of them.
 
     The output is the same as rendering them one by one: each text is rendered on its
-    own and results come back in order.
+    own and results come back in order. ``workers`` started earlier are used (and
+    finished) when given.
     """
-    if jobs <= 1 or len(texts) < _PARALLEL_MIN:
+    if len(texts) < PARALLEL_MIN or (jobs <= 1 and workers is None):
+        if workers is not None:
+            workers.close()
         return _render_chunk(allow_html, texts)
-    # Each worker is a fresh Python running _work() below, not a fork:
-    # a forked copy of a process that has loaded a large site counts all of that memory
-    # again, and forking while other threads run (the dev server) is unsafe. A fresh
-    # worker holds only the parser and its share of the texts.
-    size = -(-len(texts) // jobs)
-    chunks = [texts[i : i + size] for i in range(0, len(texts), size)]
-    # -I: no current folder or PYTHONPATH on the path; this very package is put first.
-    package_root = str(Path(__file__).resolve().parent.parent)
-    command = [sys.executable, "-I", "-c", "import sys; sys.path.insert(0, sys.argv[1]); "
-               "from generator.markdown import _work; _work()", package_root]
-    try:
-        workers = [subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                    stderr=subprocess.DEVNULL) for _ in chunks]
-    except OSError:
-        return _render_chunk(allow_html, texts)
-    with ThreadPoolExecutor(len(workers)) as feeders:  # all workers busy at once
-        outputs = list(feeders.map(
-            lambda worker, chunk: worker.communicate(
-                pickle.dumps((allow_html, chunk), pickle.HIGHEST_PROTOCOL))[0],
-            workers, chunks))
-    rendered: list[Rendered] = []
-    for worker, chunk, output in zip(workers, chunks, outputs, strict=True):
-        try:
-            done = pickle.loads(output) if worker.returncode == 0 else None
-        except (pickle.UnpicklingError, EOFError, ValueError):
-            done = None
-        if done is None or len(done) != len(chunk):  # a worker died: do its share here
-            rendered.extend(_render_chunk(allow_html, chunk))
-        else:
-            rendered.extend(Rendered(html, dropped) for html, dropped in done)
-    return rendered
+    return (workers or Workers(jobs)).render(texts, allow_html)
 
 
 def _render_chunk(allow_html: bool, texts: list[str]) -> list[Rendered]:
@@ -118,7 +149,10 @@ def _render_chunk(allow_html: bool, texts: list[str]) -> list[Rendered]:
 
 def _work() -> None:
     """A worker of :func:`render_many`: (allow_html, texts) in on stdin, pickled; the
-    rendered (html, dropped links) pairs out on stdout."""
-    allow_html, texts = pickle.load(sys.stdin.buffer)
+    rendered (html, dropped links) pairs out on stdout. Nothing in: nothing to do."""
+    try:
+        allow_html, texts = pickle.load(sys.stdin.buffer)
+    except EOFError:
+        return
     done = [(r.html, r.dropped_links) for r in _render_chunk(allow_html, texts)]
     pickle.dump(done, sys.stdout.buffer, pickle.HIGHEST_PROTOCOL)

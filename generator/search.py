@@ -91,7 +91,11 @@ def find_binary() -> Path:
 
 
 class SearchIndex:
-    """One in-memory Pagefind index, fed page by page; close it when done."""
+    """A running Pagefind and its in-memory index, fed page by page; close it when done.
+
+    :meth:`reset` drops the index and starts an empty one in the same process, so one
+    Pagefind serves every shard of a build.
+    """
 
     def __init__(self, binary: Path | None = None) -> None:
         self.binary = binary or find_binary()
@@ -122,6 +126,13 @@ class SearchIndex:
             self.close()
             raise
         self._index_id: int = reply["index_id"]
+        self.pages = 0  # in the current index
+
+    def reset(self) -> None:
+        """Drop the current index (Pagefind frees it) and start an empty one."""
+        self.flush()
+        self._call({"type": "DeleteIndex", "index_id": self._index_id})
+        self._index_id = self._call({"type": "NewIndex", "config": None})["index_id"]
         self.pages = 0
 
     # -- requests ------------------------------------------------------------------------
@@ -242,7 +253,7 @@ class SearchIndex:
             purpose = self._pending.pop(message_id, "a request") if message_id else "a request"
             if payload.get("type") == "Error":
                 self._errors.append(f"{purpose}: {payload.get('message')}")
-            elif payload.get("type") in ("NewIndex", "GetFiles", "WriteFiles"):
+            elif payload.get("type") in ("NewIndex", "GetFiles", "WriteFiles", "DeleteIndex"):
                 self._replies[message_id] = payload
             if message_id is None:  # the service could not even read the request
                 self._pending.clear()
@@ -413,11 +424,16 @@ class ShardedIndex:
 
     A shard whose pages are byte-for-byte those of the last build is not re-indexed: its
     files come from ``cache``, which keeps only the latest bundle of each shard.
+
+    ``service`` is the Pagefind to use, one index after another; the caller starts it
+    (early, while the build's process is small) and closes it.
     """
 
     def __init__(self, sink: Sink, pages: dict[str, str], shard_size: int,
-                 place: Callable[[str], str], cache: Cache | None = None) -> None:
+                 place: Callable[[str], str], service: SearchIndex,
+                 cache: Cache | None = None) -> None:
         self.sink = sink
+        self.service = service
         self.pages = pages
         self.place = place  # a path below /pagefind/ → the output file
         self.cache = cache
@@ -427,7 +443,9 @@ class ShardedIndex:
         self._expected = Counter(self.shard_by_file.values())
         self._waiting: dict[int, list[tuple[str, str]]] = {}
         self._done: set[int] = set()
-        self._running: tuple[int, str, str, SearchIndex] | None = None
+        self.indexed = 0  # shards Pagefind built in this run (the others were unchanged)
+        self._running: tuple[int, str, str] | None = None  # the shard Pagefind works on
+        self._used = False  # whether the service's index has pages of an earlier shard
 
     def write(self, relpath: str, data: bytes) -> None:
         self.sink.write(relpath, data)
@@ -447,12 +465,6 @@ class ShardedIndex:
                 self._index(shard, self._waiting.pop(shard, []))
         self._collect()
 
-    def close(self) -> None:
-        """Stop a Pagefind still running (after a failure); idempotent."""
-        if self._running is not None:
-            self._running[3].close()
-            self._running = None
-
     def __getattr__(self, name: str) -> Any:  # produced, copy …: the real sink's
         return getattr(self.sink, name)
 
@@ -466,22 +478,23 @@ class ShardedIndex:
         if kept is not None and kept[0] == key:
             self._publish(shard, kept[1])
             return
-        self._collect()  # one Pagefind at a time: the previous shard finishes first
-        index = SearchIndex()
-        self._running = (shard, slot, key, index)
+        self._collect()  # one index at a time: the previous shard finishes first
+        if self._used:
+            self.service.reset()
+        self._used = True
+        self.indexed += 1
+        self._running = (shard, slot, key)
         for url, html in pages:
-            index.add(url, html)
-        index.flush()  # Pagefind works on this shard while the next pages render
+            self.service.add(url, html)
+        self.service.flush()  # Pagefind works on this shard while the next pages render
 
     def _collect(self) -> None:
         """Wait for the running index, cache its bundle and write it."""
         if self._running is None:
             return
-        shard, slot, key, index = self._running
-        try:
-            files = index.files()
-        finally:
-            self.close()
+        shard, slot, key = self._running
+        self._running = None
+        files = self.service.files()
         if self.cache is not None:
             self.cache.put(slot, (key, files))
             self.cache.flush()  # a bundle is megabytes: to disk now, not held until the end

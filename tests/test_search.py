@@ -7,6 +7,7 @@ or without a working Pagefind binary, and the weight and asset rules of every pa
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import stat
@@ -15,7 +16,7 @@ from pathlib import Path
 import pytest
 from conftest import REPO, SITE_YAML, Site
 
-from generator.search import SearchIndex, _read_pf, find_binary
+from generator.search import SearchIndex, _read_pf, find_binary, shard_count, shard_of
 
 HASHED_ASSET = re.compile(r"^/assets/[\w/.-]+\.[0-9a-f]{10}\.(css|js)$")
 
@@ -160,24 +161,38 @@ def test_a_large_index_is_split_into_shards_that_the_search_page_merges(
     assert other.snapshot() == site.snapshot()  # shards are deterministic too
 
 
+def pages_sent(log: Path) -> list[str]:
+    """The links of the pages a build sent to Pagefind, from a copy of its input."""
+    messages = (json.loads(base64.b64decode(raw)) for raw in log.read_bytes().split(b",")
+                if raw.strip())
+    return [m["payload"]["url"] for m in messages if m["payload"]["type"] == "AddFile"]
+
+
 def test_an_edit_re_indexes_only_the_shard_of_the_changed_page(
         run, site: Site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     log = tmp_path / "pagefind.log"
-    wrapper = tmp_path / "pagefind"  # the real binary, counting its runs
-    wrapper.write_text(f"#!/bin/sh\necho run >> '{log}'\nexec '{find_binary()}' \"$@\"\n")
+    wrapper = tmp_path / "pagefind"  # the real binary, with a copy of what it is sent
+    wrapper.write_text(f"#!/bin/sh\ntee -a '{log}' | exec '{find_binary()}' \"$@\"\n")
     wrapper.chmod(stat.S_IRWXU)
     monkeypatch.setenv("PAGEFIND_BINARY_PATH", str(wrapper))
     sharded(site, size=2, checks=7)
     built(run, site)
     shards = len(shard_pages(site))
-    assert len(log.read_text().splitlines()) == shards  # a first build indexes them all
+    assert sorted(pages_sent(log)) == sorted(
+        f"/checks/check-{n}/" for n in range(1, 8))  # a first build indexes every check
     before = site.snapshot()
 
     site.entry("2021-01-03-check-3", title="Battery check 3", published="2021-01-03",
                body="Body of check number 3, now about solar panels.")
     log.unlink()
-    built(run, site)
-    assert len(log.read_text().splitlines()) == 1  # only the shard holding check 3
+    result = built(run, site, "--profile")
+    links = [f"/checks/check-{n}/" for n in range(1, 8)]
+    count = shard_count(len(links), 2)
+    same_shard = {link for link in links
+                  if shard_of(link, count) == shard_of("/checks/check-3/", count)}
+    assert sorted(pages_sent(log)) == sorted(same_shard)  # only the shard holding check 3
+    assert len(same_shard) < len(links)
+    assert f"(1 of {shards} shards indexed, the rest unchanged)" in result.err + result.out
     after = site.snapshot()
     changed = {path for path in after if after[path] != before.get(path)}
     changed_shards = {path.split("/")[1] for path in changed
