@@ -25,6 +25,7 @@ from .feeds import site_feeds
 from .graph import SiteGraph, build_graph
 from .jsonld import claimreview_feed
 from .linkcheck import LinkChecker
+from .listings import search_listings
 from .loader import load_site
 from .model import Entry, StaticFile
 from .plan import PageSpec, plan_site
@@ -277,6 +278,8 @@ def _data_files(graph: SiteGraph, urls: Urls,
     # The ClaimReviews the check pages embed: built once, by the plan.
     reviews = [s.context["claim_review"] for s in specs if "claim_review" in s.context]
     yield urls.claimreview_feed(), claimreview_feed(graph, urls, reviews)
+    if graph.config.search:
+        yield from search_listings(graph, urls)
 
 
 def base_context(

@@ -58,13 +58,17 @@ def fingerprint(folders: list[Path], settings: dict[str, object]) -> str:
                               "stamp": STAMP_VERSION}, sort_keys=True, default=str).encode())
     for folder in folders:
         digest.update(f"\0folder {folder}\0".encode())
-        for dirpath, dirnames, filenames in os.walk(folder, followlinks=True):
+        root = str(folder)
+        # Plain strings, not Path objects: this reads every input file on every build.
+        for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
             dirnames.sort()
+            inside = dirpath[len(root):].strip(os.sep).replace(os.sep, "/")
             for name in sorted(filenames):
-                path = Path(dirpath) / name
-                digest.update(f"\0{path.relative_to(folder).as_posix()}\0".encode())
+                relpath = f"{inside}/{name}" if inside else name
+                digest.update(f"\0{relpath}\0".encode())
                 try:
-                    digest.update(path.read_bytes())
+                    with open(os.path.join(dirpath, name), "rb") as file:
+                        digest.update(file.read())
                 except OSError:
                     digest.update(b"\0unreadable")
     return digest.hexdigest()

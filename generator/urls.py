@@ -98,6 +98,10 @@ class Urls:
     def search(self) -> str:
         return "/search/"
 
+    def search_listing(self, kind: str, key: str, page: int = 1) -> str:
+        """One page of the checks of a company or verdict, for the search page (JSON)."""
+        return f"/search/{kind}/{key}/{page}.json"
+
     def pagefind(self, name: str = "") -> str:
         """The search index bundle (``pagefind.js``, its chunks), or one file of it."""
         return f"/pagefind/{name}"

@@ -174,9 +174,12 @@ class Tabs:
     chromium: Browser
     contexts: list[BrowserContext] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    requests: list[str] = field(default_factory=list)  # of the last page opened to record
 
     def open(self, url: str, *, scheme: str = "light", width: int = 1280,
-             javascript: bool = True, permissions: list[str] | None = None) -> Page:
+             javascript: bool = True, permissions: list[str] | None = None,
+             record: bool = False) -> Page:
+        """A page at ``url``; with ``record``, its requests go to :attr:`requests`."""
         context = self.chromium.new_context(
             color_scheme=scheme,  # type: ignore[arg-type]
             viewport={"width": width, "height": 900},
@@ -186,6 +189,9 @@ class Tabs:
         self.contexts.append(context)
         context.route("**/*", self._only_loopback)
         page = context.new_page()
+        if record:
+            self.requests.clear()
+            page.on("request", lambda request: self.requests.append(request.url))
         page.on("console", lambda msg: msg.type == "error" and self.problems.append(
             f"console error on {page.url}: {msg.text}"))
         page.on("pageerror", lambda exc: self.problems.append(f"script error on {page.url}: {exc}"))
@@ -301,6 +307,14 @@ def test_a_verdict_filter_narrows_the_results(either: Served, browser: Tabs) -> 
     assert [link for link, _ in search(page)] == sorted(
         false, key=lambda link: checks[link].article["data-isodate"], reverse=True)
 
+    page = browser.open(either.url("/search/?verdict=false&company=Kestrel+Airlines"))
+    about = {link for link, page in checks.items()
+             if page.select_one('.check-companies a[href="/companies/kestrel-airlines/"]')}
+    assert [link for link, _ in search(page)] == sorted(
+        false & about, key=lambda link: checks[link].article["data-isodate"], reverse=True)
+    assert page.locator("#fs-search-status").inner_text().startswith(
+        f"{len(false & about)} check")
+
 
 def test_a_company_filter_lists_its_checks(either: Served, browser: Tabs) -> None:
     checks = either.checks()
@@ -362,14 +376,19 @@ def test_more_results_load_on_demand(tmp_path: Path, browser: Tabs) -> None:
         page.wait_for_function("document.querySelectorAll('#fs-search-results li').length == 25")
         assert more.is_hidden()
 
-        # Filters alone: newest first, merged by date across the shards, page by page.
-        page = browser.open(f"http://127.0.0.1:{port}/search/?company=BYD")
+        # Filters alone: newest first from the company's listing, page by page, with no
+        # request for the word index (Pagefind would fetch all of it).
+        page = browser.open(f"http://127.0.0.1:{port}/search/?company=BYD", record=True)
         newest = [f"/checks/check-{n:02}/" for n in range(25, 0, -1)]
         assert [link for link, _ in search(page)] == newest[:10]
         assert page.locator("#fs-search-status").inner_text() == "25 checks found, about BYD."
         page.get_by_role("button", name="Show more results").click()
         page.wait_for_function("document.querySelectorAll('#fs-search-results li').length == 20")
         assert [link for link, _ in search(page)] == newest[:20]
+        claims = page.locator("#fs-search-results .card-claim").all_text_contents()
+        assert claims[0] == "Something was said"  # a listing shows each check's claim
+        assert not [url for url in browser.requests if "/pagefind/" in url]
+        assert any("/search/company/byd/1.json" in url for url in browser.requests)
     finally:
         server.shutdown()
 

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from conftest import REPO, SITE_YAML, Site
 
+from generator import listings
 from generator.search import SearchIndex, _read_pf, find_binary, shard_count, shard_of
 
 HASHED_ASSET = re.compile(r"^/assets/[\w/.-]+\.[0-9a-f]{10}\.(css|js)$")
@@ -202,6 +203,31 @@ def test_an_edit_re_indexes_only_the_shard_of_the_changed_page(
     cold = Site(tmp_path / "cold")  # the same site built from nothing: the same bytes
     built(run, site, "-o", str(cold.out), "--no-cache")
     assert cold.snapshot() == after
+
+
+def test_filters_alone_read_json_listings_newest_first_in_pages(
+        run, site: Site, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(listings, "PAGE_SIZE", 2)
+    site.entry("2020-12-15-byd-car", title="BYD and Xiaomi car", companies="[BYD, Xiaomi]")
+    site.entry("2021-03-08-byd-battery", title="BYD battery", verdict="misleading",
+               published="2021-03-08")
+    site.entry("2021-05-01-byd-again", title="BYD again", published="2021-05-01")
+    built(run, site)
+    form = site.html("search/index.html").select_one("form#fs-search-form")
+    byd = form.select_one('select[name="company"] option[value="BYD"]')
+    assert byd["data-listing"] == "/search/company/byd/1.json"
+    first = json.loads((site.out / "search/company/byd/1.json").read_text())
+    second = json.loads((site.out / "search/company/byd/2.json").read_text())
+    assert first["total"] == 3 and first["next"] == "/search/company/byd/2.json"
+    assert second["next"] is None
+    checks = first["checks"] + second["checks"]
+    assert [c[0] for c in checks] == ["/checks/byd-again/", "/checks/byd-battery/",
+                                      "/checks/byd-car/"]  # newest first
+    assert checks[1] == ["/checks/byd-battery/", "BYD battery", "8 March 2021", "2021-03-08",
+                         "misleading", "Something was said"]
+    false = form.select_one('select[name="verdict"] option[value="false"]')
+    listing = json.loads((site.out / false["data-listing"].lstrip("/")).read_text())
+    assert [c[0] for c in listing["checks"]] == ["/checks/byd-again/", "/checks/byd-car/"]
 
 
 def test_filter_chunks_are_rewritten_in_sorted_order(run, site: Site) -> None:

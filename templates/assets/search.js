@@ -1,5 +1,6 @@
 // factsite search page: runs the query in the address (?q=…&verdict=…&company=…) on the
-// Pagefind index built with the site (in shards), and lists the matching checks.
+// Pagefind index built with the site (in shards), or, for filters alone, on the
+// listings the build writes for each company and verdict; lists the matching checks.
 // Every piece of content is inserted as text (textContent, text nodes): a title or an
 // excerpt can never become HTML. The only element taken from Pagefind's excerpt is its
 // <mark> highlighting, rebuilt here from an inert parsed copy.
@@ -98,7 +99,11 @@
     heading.appendChild(link);
     article.appendChild(line);
     article.appendChild(heading);
-    article.appendChild(excerpt(data.excerpt || ""));
+    if (data.claim !== undefined) {
+      article.appendChild(element("p", "card-claim", data.claim)); // a listing: the claim
+    } else {
+      article.appendChild(excerpt(data.excerpt || ""));
+    }
     item.appendChild(article);
     return item;
   }
@@ -114,17 +119,24 @@
   if (!query && !verdict && !company) return; // an empty form: nothing asked yet
 
   // The index comes in shards (see docs/readers.md); the first is Pagefind's main
-  // index, the others are merged into it. Each shard is tagged with a "shard" filter so
-  // that a newest-first listing can ask every shard for its own order (Pagefind ranks
-  // merged sorted results by position, not by date) and merge those by date here.
+  // index, the others are merged into it.
   var shards = (form.getAttribute("data-shards") || "").split(" ").filter(Boolean);
   var filters = {};
   if (verdict) filters.verdict = verdict;
   if (company) filters.company = company;
 
-  // Results by relevance: Pagefind merges the shards by score.
-  function byRelevance(pagefind) {
-    return pagefind.search(query, { filters: filters }).then(function (search) {
+  // Words: results by relevance from the index (Pagefind merges the shards by score).
+  function byRelevance() {
+    return import(shards[0] + "pagefind.js").then(function (pagefind) {
+      return pagefind
+        .options({ basePath: shards[0], baseUrl: "/" })
+        .then(function () {
+          return Promise.all(shards.slice(1).map(function (path) {
+            return pagefind.mergeIndex(path, { baseUrl: "/" });
+          }));
+        })
+        .then(function () { return pagefind.search(query, { filters: filters }); });
+    }).then(function (search) {
       var results = search.results;
       var next = 0;
       return {
@@ -138,38 +150,42 @@
     });
   }
 
-  // Filters alone: every shard's checks newest first, merged by date. Only the data of
-  // each shard's next result is loaded, so a page of ten costs ten fetches plus one per shard.
-  function newestFirst(pagefind) {
-    return Promise.all(shards.map(function (path, n) {
-      var own = { shard: String(n) };
-      for (var key in filters) own[key] = filters[key];
-      return pagefind.search(null, { filters: own, sort: { date: "desc" } });
-    })).then(function (searches) {
-      var heads = searches.map(function (search) {
-        return { results: search.results, at: 0, data: null };
-      });
-      var count = heads.reduce(function (sum, head) { return sum + head.results.length; }, 0);
-      function load(head) {
-        if (!head.data) head.data = head.results[head.at].data();
-        return head.data;
-      }
-      function take(n, found) {
-        found = found || [];
-        var live = heads.filter(function (head) { return head.at < head.results.length; });
-        if (found.length >= n || !live.length) return Promise.resolve(found);
-        return Promise.all(live.map(load)).then(function (pages) {
-          var best = 0;
-          for (var i = 1; i < pages.length; i++) {
-            if ((pages[i].meta.isodate || "") > (pages[best].meta.isodate || "")) best = i;
-          }
-          found.push(pages[best]);
-          live[best].at++;
-          live[best].data = null;
-          return take(n, found);
+  // Filters alone: a listing, newest first, from the JSON pages the build writes for
+  // each company and verdict (Pagefind would download its whole word index for a query
+  // without words). A company's list is read whole when a verdict narrows it.
+  function newestFirst() {
+    var companyOption = company ? optionFor(companySelect, company) : null;
+    var next = (companyOption || optionFor(verdictSelect, verdict)).getAttribute("data-listing");
+    var narrow = companyOption && verdict;
+    var waiting = [];
+    var total = 0;
+
+    function fetchPage() {
+      return fetch(next).then(function (response) {
+        if (!response.ok) throw new Error("listing " + next + ": " + response.status);
+        return response.json();
+      }).then(function (page) {
+        next = page.next;
+        page.checks.forEach(function (check) {
+          if (narrow && check[4] !== verdict) return;
+          waiting.push({ url: check[0], claim: check[5], meta: {
+            title: check[1], date: check[2], isodate: check[3], verdict: check[4] } });
         });
-      }
-      return { count: count, take: function (n) { return take(n); } };
+        total = narrow ? waiting.length : page.total;
+      });
+    }
+    function fill(n) {
+      return waiting.length >= n || !next ? Promise.resolve() : fetchPage().then(function () {
+        return fill(n);
+      });
+    }
+    return fill(narrow ? Infinity : 1).then(function () {
+      return {
+        count: total,
+        take: function (n) {
+          return fill(n).then(function () { return waiting.splice(0, n); });
+        },
+      };
     });
   }
 
@@ -197,17 +213,7 @@
 
   status.textContent = "Searching…";
   list.setAttribute("aria-busy", "true");
-  import(shards[0] + "pagefind.js")
-    .then(function (pagefind) {
-      return pagefind
-        .options({ basePath: shards[0], baseUrl: "/", mergeFilter: { shard: "0" } })
-        .then(function () {
-          return Promise.all(shards.slice(1).map(function (path, n) {
-            return pagefind.mergeIndex(path, { baseUrl: "/", mergeFilter: { shard: String(n + 1) } });
-          }));
-        })
-        .then(function () { return query ? byRelevance(pagefind) : newestFirst(pagefind); });
-    })
+  (query ? byRelevance() : newestFirst())
     .then(function (found) {
       source = found;
       return showMore().then(function () {
