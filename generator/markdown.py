@@ -68,6 +68,7 @@ class MarkdownRenderer:
 
 # Below this many texts, starting worker processes costs more than it saves.
 PARALLEL_MIN = 200
+BATCH = 500  # texts a worker is given at a time
 
 
 class Workers:
@@ -95,29 +96,37 @@ class Workers:
             self.close()
 
     def render(self, texts: list[str], allow_html: bool) -> list[Rendered]:
-        """Render ``texts`` split between the workers, in order; the workers then exit."""
+        """Render ``texts`` on the workers, in order; the workers then exit.
+
+        The texts go out in batches of :data:`BATCH` taken in turn by the workers, so a
+        worker holds one batch at a time, not its whole share of a large site.
+        """
         if not self.processes:
             return _render_chunk(allow_html, texts)
-        size = -(-len(texts) // len(self.processes))
-        chunks = [texts[i : i + size] for i in range(0, len(texts), size)]
+        batches = [texts[i : i + BATCH] for i in range(0, len(texts), BATCH)]
         workers, self.processes = self.processes, []
-        for idle in workers[len(chunks):]:  # fewer texts than workers
-            idle.communicate(b"")
-        with ThreadPoolExecutor(len(chunks)) as feeders:  # all workers busy at once
-            outputs = list(feeders.map(
-                lambda worker, chunk: worker.communicate(
-                    pickle.dumps((allow_html, chunk), pickle.HIGHEST_PROTOCOL))[0],
-                workers, chunks))
-        rendered: list[Rendered] = []
-        for worker, chunk, output in zip(workers, chunks, outputs, strict=False):
+        results: list[list[Rendered] | None] = [None] * len(batches)
+
+        def feed(number: int, worker: subprocess.Popen[bytes]) -> None:
             try:
-                done = pickle.loads(output) if worker.returncode == 0 else None
-            except (pickle.UnpicklingError, EOFError, ValueError):
-                done = None
-            if done is None or len(done) != len(chunk):  # a worker died: its share here
-                rendered.extend(_render_chunk(allow_html, chunk))
-            else:
-                rendered.extend(Rendered(html, dropped) for html, dropped in done)
+                for index in range(number, len(batches), len(workers)):
+                    pickle.dump((allow_html, batches[index]), worker.stdin,  # type: ignore[arg-type]
+                                pickle.HIGHEST_PROTOCOL)
+                    worker.stdin.flush()  # type: ignore[union-attr]
+                    done = pickle.load(worker.stdout)  # type: ignore[arg-type]
+                    if len(done) != len(batches[index]):
+                        raise ValueError("a worker answered for other texts")
+                    results[index] = [Rendered(html, dropped) for html, dropped in done]
+            except (OSError, EOFError, ValueError, pickle.UnpicklingError):
+                pass  # a worker that died: its batches are rendered here below
+            finally:
+                worker.communicate(b"")
+
+        with ThreadPoolExecutor(len(workers)) as feeders:  # all workers busy at once
+            list(feeders.map(feed, range(len(workers)), workers))
+        rendered: list[Rendered] = []
+        for batch, done in zip(batches, results, strict=True):
+            rendered.extend(done if done is not None else _render_chunk(allow_html, batch))
         return rendered
 
     def close(self) -> None:
@@ -148,11 +157,14 @@ def _render_chunk(allow_html: bool, texts: list[str]) -> list[Rendered]:
 
 
 def _work() -> None:
-    """A worker of :func:`render_many`: (allow_html, texts) in on stdin, pickled; the
-    rendered (html, dropped links) pairs out on stdout. Nothing in: nothing to do."""
-    try:
-        allow_html, texts = pickle.load(sys.stdin.buffer)
-    except EOFError:
-        return
-    done = [(r.html, r.dropped_links) for r in _render_chunk(allow_html, texts)]
-    pickle.dump(done, sys.stdout.buffer, pickle.HIGHEST_PROTOCOL)
+    """A worker of :func:`render_many`: pickled (allow_html, texts) batches in on stdin,
+    the rendered (html, dropped links) pairs of each out on stdout, until stdin ends."""
+    source, sink = sys.stdin.buffer, sys.stdout.buffer
+    while True:
+        try:
+            allow_html, texts = pickle.load(source)
+        except EOFError:
+            return
+        done = [(r.html, r.dropped_links) for r in _render_chunk(allow_html, texts)]
+        pickle.dump(done, sink, pickle.HIGHEST_PROTOCOL)
+        sink.flush()

@@ -67,6 +67,7 @@ def test_markdown_workers_do_the_work_and_keep_the_order(monkeypatch) -> None:
         raise AssertionError("rendered in the parent, not in the workers")
 
     monkeypatch.setattr(markdown, "_render_chunk", not_here)
+    monkeypatch.setattr(markdown, "BATCH", 7)  # many batches, taken in turn by two workers
     parallel = markdown.render_many(texts, False, jobs=2)
     assert parallel == serial
     assert parallel[7].dropped_links == ["javascript:alert(7)"]
