@@ -17,7 +17,7 @@ import zoneinfo
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .cache import DiskCache, MemoryCache, content_key
+from .cache import DiskCache, MemoryCache, NoCache, content_key
 from .config import load_config, verdict_key
 from .diagnostics import Report, Severity, did_you_mean
 from .fields import Fields
@@ -81,7 +81,7 @@ class _Loader:
     config: SiteConfig
     report: Report
     renderer: MarkdownRenderer
-    cache: MemoryCache | DiskCache
+    cache: MemoryCache | DiskCache | NoCache
     jobs: int = 1  # processes for rendering Markdown
     company_keys: dict[str, str] = field(default_factory=dict)  # lower-cased key → slug
     spellings: dict[str, str] = field(default_factory=dict)  # lower-cased key → as authored
@@ -504,7 +504,7 @@ def load_site(
         config,
         report,
         MarkdownRenderer(config.allow_html),
-        cache if cache is not None else MemoryCache(),
+        cache if cache is not None else NoCache(),
         jobs=jobs,
     )
     companies = loader.companies()
