@@ -12,7 +12,7 @@ a thread reads the responses, so the binary indexes on one core while Jinja rend
 another, and the finished bundle comes back in memory; nothing is written to disk
 except through the build's sink.
 
-    SearchIndex      the running service: add(url, html), files(), close()
+    SearchIndex      the running service: add(url, html), files(), reset(), close()
     ShardedIndex     a sink that also indexes the check pages written through it, in
                      shards of a bounded size that merge in the browser
     SearchFailed     the binary is missing, cannot run, or failed; the build reports it
@@ -445,7 +445,6 @@ class ShardedIndex:
         self._done: set[int] = set()
         self.indexed = 0  # shards Pagefind built in this run (the others were unchanged)
         self._running: tuple[int, str, str] | None = None  # the shard Pagefind works on
-        self._used = False  # whether the service's index has pages of an earlier shard
 
     def write(self, relpath: str, data: bytes) -> None:
         self.sink.write(relpath, data)
@@ -473,15 +472,14 @@ class ShardedIndex:
         pages.sort()
         slot = f"pagefind-shard:{self.count}:{shard}"
         key = content_key("pagefind-shard", _pagefind_version().encode(),
-                          *(f"{url}\0{_digest(html)}".encode() for url, html in pages))
+                          *(part for url, html in pages for part in (url.encode(), html.encode())))
         kept = self.cache.get(slot) if self.cache is not None else None
         if kept is not None and kept[0] == key:
             self._publish(shard, kept[1])
             return
         self._collect()  # one index at a time: the previous shard finishes first
-        if self._used:
+        if self.service.pages:  # it holds the previous shard
             self.service.reset()
-        self._used = True
         self.indexed += 1
         self._running = (shard, slot, key)
         for url, html in pages:
@@ -506,10 +504,6 @@ class ShardedIndex:
             if folder and name.startswith(SHARED_BUNDLE_FILES):
                 continue  # published once, at the root
             self.sink.write(self.place(folder + name), data)
-
-
-def _digest(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def _pagefind_version() -> str:
