@@ -406,7 +406,11 @@ def shard_folders(links: Iterable[str], shard_size: int) -> dict[int, str]:
     """
     links = list(links)
     count = shard_count(len(links), shard_size)
-    used = sorted({shard_of(link, count) for link in links}) or [0]
+    return _folders(shard_of(link, count) for link in links)
+
+
+def _folders(shards: Iterable[int]) -> dict[int, str]:
+    used = sorted(set(shards)) or [0]
     return {shard: f"shard-{shard}/" if position else "" for position, shard in enumerate(used)}
 
 
@@ -438,8 +442,8 @@ class ShardedIndex:
         self.place = place  # a path below /pagefind/ → the output file
         self.cache = cache
         self.count = shard_count(len(pages), shard_size)
-        self.folders = shard_folders(pages.values(), shard_size)
         self.shard_by_file = {relpath: shard_of(url, self.count) for relpath, url in pages.items()}
+        self.folders = _folders(self.shard_by_file.values())  # as shard_folders() says
         self._expected = Counter(self.shard_by_file.values())
         self._waiting: dict[int, list[tuple[str, str]]] = {}
         self._done: set[int] = set()
