@@ -133,29 +133,47 @@ def build_graph(content: Content, now: dt.datetime, drafts: bool = False) -> Sit
 def _related_checks(
     entries: list[Entry], by_company: dict[str, list[Entry]], tags: dict[str, Tag]
 ) -> dict[str, list[Entry]]:
-    """For each entry, the entries sharing most companies (weight 2) and tags (weight 1)."""
-    position = {id(e): i for i, e in enumerate(entries)}
-    index_in: dict[tuple[str, str], dict[int, int]] = {}
-    lists = {("c", slug): lst for slug, lst in by_company.items()}
-    lists.update({("t", slug): tag.entries for slug, tag in tags.items()})
-    for key, lst in lists.items():
-        index_in[key] = {id(e): i for i, e in enumerate(lst)}
+    """For each entry, the entries sharing most companies (weight 2) and tags (weight 1).
 
+    Ties go to the entry that comes first in ``entries`` (the newer one). This runs over a
+    few hundred candidates per entry, so it is shaped for speed: entries are handled as
+    their position in ``entries``, and each candidate's rank is packed into one integer,
+    ``score * n - position``, so the tally is plain int arithmetic and the best are found
+    by sorting ints, with no key function. ``-packed % n`` gives the position back.
+    """
+    n = len(entries)
+    position = {id(e): i for i, e in enumerate(entries)}
+    # Per company or tag: its entries as positions, where each sits in that list (the
+    # last place, if listed twice), and the weight of a shared one in packed units.
+    lists: dict[tuple[str, str], tuple[list[int], dict[int, int], int]] = {}
+
+    def add(key: tuple[str, str], listed: list[Entry], weight: int) -> None:
+        positions = [position[id(e)] for e in listed]
+        lists[key] = positions, {p: i for i, p in enumerate(positions)}, weight * n
+
+    for slug, lst in by_company.items():
+        add(("c", slug), lst, 2)
+    for slug, tag in tags.items():
+        add(("t", slug), tag.entries, 1)
+
+    slugs: dict[str, str] = {}  # tag → tag_slug(tag), which is slow-ish to recompute
     related: dict[str, list[Entry]] = {}
-    for entry in entries:
-        keys = [(("c", s), 2) for s in entry.companies]
-        keys += [(("t", tag_slug(t)), 1) for t in entry.tags]
-        scores: Counter[int] = Counter()
-        candidates: dict[int, Entry] = {}
-        for key, weight in keys:
-            lst = lists[key]
-            at = index_in[key][id(entry)]
-            for other in lst[max(0, at - _RELATED_WINDOW) : at + _RELATED_WINDOW + 1]:
-                if other is not entry:
-                    scores[id(other)] += weight
-                    candidates[id(other)] = other
-        best = sorted(scores, key=lambda k: (-scores[k], position[k]))[:RELATED_CHECKS]
-        related[entry.slug] = [candidates[k] for k in best]
+    for me, entry in enumerate(entries):
+        keys = [("c", slug) for slug in entry.companies]
+        for t in entry.tags:
+            if t not in slugs:
+                slugs[t] = tag_slug(t)
+            keys.append(("t", slugs[t]))  # an entry tagged both "AI" and "ai" counts it twice
+        packed: dict[int, int] = {}  # position → score * n - position
+        get = packed.get
+        for key in keys:
+            positions, index, weight = lists[key]
+            at = index[me]
+            for p in positions[max(0, at - _RELATED_WINDOW) : at + _RELATED_WINDOW + 1]:
+                packed[p] = get(p, -p) + weight
+        packed.pop(me, None)  # not related to itself
+        best = sorted(packed.values(), reverse=True)[:RELATED_CHECKS]
+        related[entry.slug] = [entries[-v % n] for v in best]
     return related
 
 
