@@ -14,6 +14,7 @@ exit status without a traceback.
 from __future__ import annotations
 
 import difflib
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import Enum
@@ -66,12 +67,32 @@ class Report:
     root: Path | None = None
     items: list[Diagnostic] = field(default_factory=list)
     _error_count: int = 0
+    # Paths as shown, by the path given: a large site names its files thousands of times.
+    _shown: dict[str, str] = field(default_factory=dict, repr=False)
+    _resolved_root: Path | None = field(default=None, repr=False)
+    _real_folders: dict[str, Path] = field(default_factory=dict, repr=False)
 
     def display_path(self, path: Path | str) -> str:
-        path = Path(path)
+        key = str(path)
+        shown = self._shown.get(key)
+        if shown is None:
+            shown = self._shown[key] = self._relative(Path(path))
+        return shown
+
+    def _relative(self, path: Path) -> str:
         if self.root is not None:
+            if self._resolved_root is None:
+                self._resolved_root = self.root.resolve()
+            # A file that is not a link resolves inside its folder's real path: folders
+            # are resolved once each, not once per file.
+            folder = str(path.parent)
+            real = self._real_folders.get(folder)
+            if real is None:
+                real = self._real_folders[folder] = path.parent.resolve()
+            plain = path.name not in ("", ".", "..") and not os.path.islink(path)
+            resolved = real / path.name if plain else path.resolve()
             try:
-                return path.resolve().relative_to(self.root.resolve()).as_posix()
+                return resolved.relative_to(self._resolved_root).as_posix()
             except ValueError:
                 pass
         return path.as_posix()

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from .cache import DiskCache, MemoryCache, NoCache, content_key
 from .config import load_config, verdict_key
-from .diagnostics import Report, Severity, did_you_mean
+from .diagnostics import Diagnostic, Report, Severity, did_you_mean
 from .fields import Fields
 from .frontmatter import Document, SourceError, decode, parse_markdown_file
 from .markdown import (
@@ -85,6 +85,8 @@ class _Loader:
     jobs: int = 1  # processes for rendering Markdown
     company_keys: dict[str, str] = field(default_factory=dict)  # lower-cased key → slug
     spellings: dict[str, str] = field(default_factory=dict)  # lower-cased key → as authored
+    _entry_settings: bytes = b""  # see _entry_key
+    _fresh_keys: dict[str, str] = field(default_factory=dict)  # source path → entry key
 
     def __post_init__(self) -> None:
         self.content_dir = self.site_dir / "content"
@@ -99,17 +101,27 @@ class _Loader:
         found: list[Path] = []
         for dirpath, dirnames, filenames in os.walk(root):
             dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+            folder = Path(dirpath)
+            folder_inside: bool | None = None  # resolved once per folder, not per file
             for name in sorted(filenames):
                 if name.endswith(".md") and not name.startswith("."):
-                    path = Path(dirpath) / name
-                    if self.inside_site(path):
+                    path = folder / name
+                    if os.path.islink(path):
+                        inside = self.inside_site(path)
+                    else:
+                        if folder_inside is None:
+                            folder_inside = self.inside_site(folder, report=False)
+                        inside = folder_inside or self.inside_site(path)
+                    if inside:
                         found.append(path)
         return found
 
-    def inside_site(self, path: Path) -> bool:
+    def inside_site(self, path: Path, report: bool = True) -> bool:
         """Refuse (with an error) a file or link that resolves outside the site folder."""
         if path.resolve().is_relative_to(self.site_root):
             return True
+        if not report:
+            return False
         self.report.error(
             path,
             None,
@@ -118,13 +130,15 @@ class _Loader:
         )
         return False
 
-    def read(self, path: Path) -> Document | None:
-        """Parse one Markdown file; parsed documents are cached by content hash."""
-        try:
-            raw = path.read_bytes()
-        except OSError as exc:
-            self.report.error(path, None, f"cannot read file: {exc.strerror}")
-            return None
+    def read(self, path: Path, raw: bytes | None = None) -> Document | None:
+        """Parse one Markdown file (whose bytes may be given as ``raw``); parsed documents
+        are cached by content hash."""
+        if raw is None:
+            try:
+                raw = path.read_bytes()
+            except OSError as exc:
+                self.report.error(path, None, f"cannot read file: {exc.strerror}")
+                return None
         key = content_key("doc", raw)
         cached = self.cache.get(key)
         if cached is not None:  # kept without its text: that is the bytes just read
@@ -248,6 +262,7 @@ class _Loader:
         pending: list[tuple[Entry, Body]] = []
         slug_owner: dict[str, str] = {}
         files = self.markdown_files("entries")
+        start = len(self.report.items)
         # Markdown workers start now, while this process is small (see markdown.Workers).
         workers = Workers(self.jobs) if self.jobs > 1 and len(files) >= PARALLEL_MIN else None
         try:
@@ -256,17 +271,63 @@ class _Loader:
         finally:
             if workers is not None:
                 workers.close()
+        self._by_file(files, start)
+        self._keep_entries([entry for entry, _ in pending], start)
         return entries
+
+    def _entry_key(self, raw: bytes, path: Path) -> str:
+        """The cache key of the entry (and its diagnostics) made from file bytes ``raw``:
+        those bytes, where the file is shown, and every setting entries are checked
+        against (verdicts, time zone, companies, raw HTML)."""
+        if not self._entry_settings:  # hashed once: the companies alone can be large
+            self._entry_settings = content_key("entry-settings", repr((
+                self.config, sorted(self.company_keys.items()), sorted(self.spellings.items()),
+                RENDERER_VERSION)).encode()).encode()
+        return content_key("entry", raw, self.report.display_path(path).encode(),
+                           self._entry_settings)
+
+    def _by_file(self, files: list[Path], start: int) -> None:
+        """Order the diagnostics reported since ``start`` by file, each file's in the order
+        they were found, so a build from the cache reports exactly as one without."""
+        order = {self.report.display_path(path): n for n, path in enumerate(files)}
+        found = self.report.items[start:]
+        found.sort(key=lambda d: order.get(d.path, len(order)))  # stable
+        self.report.items[start:] = found
+
+    def _keep_entries(self, fresh: list[Entry], start: int) -> None:
+        """Cache each newly made entry with its diagnostics, unless it has errors."""
+        diagnostics: dict[str, list[Diagnostic]] = {}
+        for item in self.report.items[start:]:
+            diagnostics.setdefault(item.path, []).append(item)
+        for entry in fresh:
+            own = diagnostics.get(entry.source_path, [])
+            key = self._fresh_keys.get(entry.source_path)
+            if key and not any(d.severity is Severity.ERROR for d in own):
+                self.cache.put(key, (entry, own))
 
     def _read_entries(self, files: list[Path], entries: list[Entry],
                       pending: list[tuple[Entry, Body]], slug_owner: dict[str, str]) -> None:
         for path in files:
-            doc = self.read(path)
+            try:
+                raw = path.read_bytes()
+            except OSError as exc:
+                self.report.error(path, None, f"cannot read file: {exc.strerror}")
+                continue
+            key = self._entry_key(raw, path)
+            cached = self.cache.get(key)
+            if cached is not None and cached[0].slug not in slug_owner:
+                entry, diagnostics = cached  # as it was made from these bytes before
+                self.report.extend(diagnostics)
+                slug_owner[entry.slug] = entry.source_path
+                entries.append(entry)
+                continue
+            doc = self.read(path, raw)
             if doc is None:
                 continue
             entry = self.entry(doc)
             if entry is None:
                 continue
+            self._fresh_keys[entry.source_path] = key
             if entry.slug in slug_owner:
                 line = doc.line_of("slug")
                 self.report.error(
