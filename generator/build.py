@@ -19,7 +19,7 @@ from typing import Any
 
 from . import stamp
 from .cache import DiskCache, MemoryCache, content_key
-from .claimreview import validate_page
+from .claimreview import Finding, validate_page
 from .diagnostics import BuildFailed, Report, locate
 from .feeds import site_feeds
 from .graph import SiteGraph, build_graph
@@ -28,8 +28,9 @@ from .linkcheck import LinkChecker
 from .listings import search_listings
 from .loader import load_site
 from .model import Entry, StaticFile
+from .pagekeys import GRAPH_READS_COVERED, PageKeys, PageRecord, code_fingerprint
 from .plan import PageSpec, plan_site
-from .search import FIX_HINT, SearchFailed, SearchIndex, ShardedIndex
+from .search import FIX_HINT, SearchFailed, SearchIndex, ShardedIndex, page_digest
 from .sitemap import robots_txt, sitemaps
 from .theme import TemplateFailed, Theme, default_theme_dir
 from .urls import Hrefs, Urls, output_file
@@ -103,10 +104,10 @@ def build(
     now = options.now or dt.datetime.now(dt.UTC)
     stamp_path = (options.cache_dir / "stamp.json"
                   if write and cache is None and options.cache_dir is not None else None)
-    inputs = _fingerprint(options) if stamp_path is not None else ""
+    previous = stamp.load(stamp_path) if stamp_path is not None else None
+    inputs = _fingerprint(options, previous) if stamp_path is not None else stamp.Inputs("")
     if stamp_path is not None:
-        previous = stamp.load(stamp_path)
-        if previous is not None and previous.still_valid(inputs, now, options.output):
+        if previous is not None and previous.still_valid(inputs.digest, now, options.output):
             # Nothing changed since the last successful build here: it is done already.
             report.extend(previous.diagnostics())
             phases.done("fingerprint: nothing changed")
@@ -159,6 +160,20 @@ def build(
             raise BuildFailed(report) from None
 
         notes: list[str] = []
+        # Page keys let this build keep the pages whose inputs did not change since the
+        # last one: only with a cache (to remember them in) and an output folder.
+        keys: dict[str, str | None] = {}
+        records_slot = ""
+        previous: dict[str, PageRecord] = {}
+        if cache is not None and isinstance(sink, OutputWriter):
+            code = code_fingerprint()
+            keys, note = _page_keys(specs, graph, theme, urls, content.static_files, code)
+            notes.extend(note)
+            # Records of another factsite (or another output folder) are never read.
+            records_slot = f"page-records:{code}:{sink.root}"
+            kept = cache.get(records_slot)
+            previous = kept if isinstance(kept, dict) else {}
+        phases.done("page keys")
         index: ShardedIndex | None = None
         try:
             pages_sink: Any = sink
@@ -168,7 +183,7 @@ def build(
                 index = ShardedIndex(sink, _check_pages(specs, urls),
                                      graph.config.search_shard_size,
                                      lambda name: output_file(urls.pagefind(name)), search,
-                                     cache)
+                                     cache, {f: r.digest for f, r in previous.items()})
                 pages_sink = index
                 # Check pages render first, grouped by shard: each shard is indexed as soon
                 # as its last page is out (while the listings render), and only one shard's
@@ -180,9 +195,10 @@ def build(
                 notes.append("search is off ('search: false' in site.yaml): "
                              "no search page, search box or index")
                 specs_in_order = specs
-            _render_pages(specs_in_order, graph, urls, theme, content.static_files, pages_sink,
-                          report, progress, links, cache)
-            phases.done("render pages")
+            records = _render_pages(specs_in_order, graph, urls, theme, content.static_files,
+                                    pages_sink, report, progress, links, cache, keys, previous)
+            phases.done(f"render pages ({records.rendered} rendered, "
+                        f"{len(specs) - records.rendered} unchanged)")
             if index is not None:
                 index.finish()
                 index.service.close()  # Pagefind's memory goes before the feeds are made
@@ -204,11 +220,16 @@ def build(
             if report.failed(options.strict):
                 raise BuildFailed(report)
             stats = sink.commit()
+            if records_slot and cache is not None and isinstance(sink, OutputWriter):
+                for relpath, record in records.pages.items():
+                    record.stat = sink.identity(relpath)
+                cache.put(records_slot, records.pages)
             if stamp_path is not None and isinstance(sink, OutputWriter):
                 stamp.save(stamp_path, stamp.Stamp(
-                    inputs, stamp.record_outputs(sink.root, sink.produced), len(specs),
+                    inputs.digest, stamp.record_outputs(sink.root, sink.produced), len(specs),
                     _next_due(content.entries, now, options.drafts),
-                    stamp.warning_records(report.items), notes, content.config.base_url))
+                    stamp.warning_records(report.items), notes, content.config.base_url,
+                    inputs.files, inputs.taken_ns))
             phases.done("assets, static files, commit")
         except BuildFailed:
             sink.abort()
@@ -247,13 +268,15 @@ def _release_freed_memory() -> None:
         ctypes.CDLL(None).malloc_trim(0)
 
 
-def _fingerprint(options: BuildOptions) -> str:
-    """Everything a build reads, for the build stamp."""
+def _fingerprint(options: BuildOptions, previous: stamp.Stamp | None) -> stamp.Inputs:
+    """Everything a build reads, for the build stamp (files unchanged since the
+    ``previous`` stamp's build by size, time and inode are not read again)."""
     site = options.site_dir
     return stamp.fingerprint(
         [site / "content", site / "templates", default_theme_dir()],
         {"output": os.path.realpath(options.output), "drafts": options.drafts,
-         "base_url": options.base_url, "strict": options.strict})
+         "base_url": options.base_url, "strict": options.strict},
+        previous.known_inputs() if previous is not None else None)
 
 
 def _next_due(entries: list[Entry], now: dt.datetime, drafts: bool) -> str | None:
@@ -323,6 +346,32 @@ def base_context(
     return context
 
 
+@dataclass
+class RenderedPages:
+    """What rendering the plan left: a record of every keyed page, for the next build."""
+
+    pages: dict[str, PageRecord] = field(default_factory=dict)  # by output file
+    rendered: int = 0
+
+
+def _page_keys(specs: list[PageSpec], graph: SiteGraph, theme: Theme, urls: Urls,
+               static_files: list[StaticFile],
+               code: str) -> tuple[dict[str, str | None], list[str]]:
+    """Output file → page key of every page, and a note when the templates rule keys out."""
+    uncovered = theme.graph_reads() - GRAPH_READS_COVERED
+    if uncovered:
+        names = ", ".join("graph" if n == "*" else f"graph.{n}" for n in sorted(uncovered))
+        return {}, [f"templates use {names}: every page is rendered on every build"]
+    keys = PageKeys([
+        code, theme.fingerprint, graph.config, urls.origin, urls.prefix,
+        sorted(graph.companies.values(), key=lambda c: c.slug), graph.pages,
+        sorted((a.name, a.published) for a in theme.assets.values()),
+        sorted(f.relpath for f in static_files),
+    ])
+    return {output_file(s.path): keys.key(s.path, s.template, s.context, s.derived)
+            for s in specs}, []
+
+
 def _render_pages(
     specs: list[PageSpec],
     graph: SiteGraph,
@@ -334,12 +383,34 @@ def _render_pages(
     progress: Callable[[int, int], None] | None = None,
     links: LinkChecker | None = None,
     cache: MemoryCache | DiskCache | None = None,
-) -> None:
+    keys: dict[str, str | None] | None = None,
+    previous: dict[str, PageRecord] | None = None,
+) -> RenderedPages:
+    """Render every page of the plan into ``sink``, except those whose key and output
+    file are as the ``previous`` build recorded them: those are kept as they are."""
+    keys = keys or {}
+    previous = previous or {}
+    result = RenderedPages()
     common = base_context(graph, urls, theme, static_files)
     seen: set[tuple[str, int | None, str]] = set()
     for done, spec in enumerate(specs):
         if progress is not None:
             progress(done, len(specs))
+        file = output_file(spec.path)
+        entry = spec.context.get("entry")
+        key = keys.get(file)
+        record = previous.get(file) if key is not None else None
+        if (record is not None and record.key == key
+                and (links is None or record.links is not None)
+                and record.stat is not None and record.stat == sink.identity(file)):
+            sink.keep(file)
+            if entry is not None and not report.has_errors:
+                _report_findings(record.findings, entry, report)
+            if links is not None:
+                links.add_record(record.links)
+            result.pages[file] = record
+            continue
+        result.rendered += 1
         context = {
             **common,
             **spec.context,
@@ -359,14 +430,20 @@ def _render_pages(
                     source_line=exc.source_line,
                 )
             continue
-        entry = spec.context.get("entry")
+        findings = []
         if entry is not None and not report.has_errors:  # errors would cascade
-            _validate_claim_review(html, context["canonical"], entry, report, cache)
+            findings = _validate_claim_review(html, context["canonical"], cache)
+            _report_findings(findings, entry, report)
         if links is not None:
             links.add_page(spec.path, html, spec.source)
-        sink.write(output_file(spec.path), html.encode("utf-8"))
+        data = html.encode("utf-8")
+        if key is not None:
+            result.pages[file] = PageRecord(key, page_digest(data), None, findings,
+                                            links.page_record(spec.path) if links else None)
+        sink.write(file, data)
     if progress is not None:
         progress(len(specs), len(specs))
+    return result
 
 
 def _check_links(links: LinkChecker, produced: set[str], site_dir: Path,
@@ -381,8 +458,8 @@ def _check_links(links: LinkChecker, produced: set[str], site_dir: Path,
                      f"{broken.reason}")
 
 
-def _validate_claim_review(html: str, page_url: str, entry: Entry, report: Report,
-                           cache: MemoryCache | DiskCache | None) -> None:
+def _validate_claim_review(html: str, page_url: str,
+                           cache: MemoryCache | DiskCache | None) -> list[Finding]:
     """Check the ClaimReview the check page really carries, template overrides and all.
 
     The findings depend only on the page's bytes and address, so they are cached by them.
@@ -393,6 +470,11 @@ def _validate_claim_review(html: str, page_url: str, entry: Entry, report: Repor
         findings = validate_page(html, page_url)
         if cache is not None:
             cache.put(key, findings)
+    return findings
+
+
+def _report_findings(findings: list[Finding], entry: Entry, report: Report) -> None:
+    """Report a check page's ClaimReview findings at the front matter lines they concern."""
     for finding in findings:
         line = entry.line_of(finding.field) or 1  # a page-level problem: the file itself
         report.add(entry.source_path, line, finding.message, severity=finding.severity)

@@ -278,6 +278,17 @@ class LinkChecker:
         self._files.add(file)
         self._pages[file] = _Page(path, source, frozenset(ids), tuple(links))
 
+    def page_record(self, path: str) -> _Page:
+        """What :meth:`add_page` recorded for the page at ``path``, for a later build
+        that keeps the page without rendering it (see :meth:`add_record`)."""
+        return self._pages["/" + output_file(path)]
+
+    def add_record(self, record: _Page) -> None:
+        """Record a page as :meth:`page_record` returned it (same site address)."""
+        file = "/" + output_file(record.path)
+        self._files.add(file)
+        self._pages[file] = record
+
     def add_file(self, path: str) -> None:
         """Record a produced file that is not a page (feed.xml, an asset, logo.svg)."""
         self._files.add("/" + path.lstrip("/"))

@@ -24,6 +24,8 @@ class PageSpec:
 
     ``source`` is the content file the page comes from (for error messages), ``lastmod``
     its last change (for the sitemap); ``indexed`` is false for pages crawlers skip.
+    ``derived`` names context values computed from the rest of the context and the site
+    settings alone, which page keys therefore need not hash (see :mod:`pagekeys`).
     """
 
     path: str
@@ -32,6 +34,7 @@ class PageSpec:
     source: str | None = None
     lastmod: When | None = None
     indexed: bool = True
+    derived: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -102,7 +105,8 @@ def plan_site(graph: SiteGraph, urls: Urls) -> Iterator[PageSpec]:
             "claim_review": claim_review(entry, graph, urls),
         }
         yield PageSpec(urls.check(entry.slug), "check.html", context,
-                       source=entry.source_path, lastmod=entry.modified)
+                       source=entry.source_path, lastmod=entry.modified,
+                       derived=("claim_review",))  # from the entry and the settings
 
     yield PageSpec(urls.companies(), "companies.html", {"groups": company_index(graph)},
                    lastmod=latest)

@@ -66,6 +66,10 @@ class Sink(Protocol):
 
     def write(self, relpath: str, data: bytes) -> None: ...
 
+    def keep(self, relpath: str) -> None: ...
+
+    def current(self, relpath: str) -> bytes: ...
+
 
 class Cache(Protocol):
     def get(self, key: str) -> Any | None: ...
@@ -388,6 +392,11 @@ def _cbor_head(major: int, arg: int) -> bytes:
     raise ValueError(f"number too large for CBOR: {arg}")
 
 
+def page_digest(data: bytes) -> str:
+    """A short hash of a page's bytes: what an index shard's cache key is made of."""
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
 def shard_count(pages: int, shard_size: int) -> int:
     """How many index shards hold ``pages`` check pages, at most ``shard_size`` each."""
     return max(1, -(-pages // shard_size))
@@ -435,10 +444,13 @@ class ShardedIndex:
 
     def __init__(self, sink: Sink, pages: dict[str, str], shard_size: int,
                  place: Callable[[str], str], service: SearchIndex,
-                 cache: Cache | None = None) -> None:
+                 cache: Cache | None = None, kept: dict[str, str] | None = None) -> None:
         self.sink = sink
         self.service = service
         self.pages = pages
+        # Output file → digest (page_digest) of the bytes the output folder holds, for
+        # the pages the build may keep from the last one without rendering them.
+        self.kept = kept or {}
         self.place = place  # a path below /pagefind/ → the output file
         self.cache = cache
         self.count = shard_count(len(pages), shard_size)
@@ -452,12 +464,19 @@ class ShardedIndex:
 
     def write(self, relpath: str, data: bytes) -> None:
         self.sink.write(relpath, data)
-        url = self.pages.get(relpath)
-        if url is None:
-            return
+        if relpath in self.pages:
+            self._arrived(relpath, page_digest(data), data.decode("utf-8"))
+
+    def keep(self, relpath: str) -> None:
+        """A page the output folder already holds (its digest is in ``kept``)."""
+        self.sink.keep(relpath)
+        if relpath in self.pages:
+            self._arrived(relpath, self.kept[relpath], None)
+
+    def _arrived(self, relpath: str, digest: str, html: str | None) -> None:
         shard = self.shard_by_file[relpath]
         waiting = self._waiting.setdefault(shard, [])
-        waiting.append((url, data.decode("utf-8")))
+        waiting.append((relpath, digest, html))
         if len(waiting) == self._expected[shard]:
             self._index(shard, self._waiting.pop(shard))
 
@@ -471,12 +490,18 @@ class ShardedIndex:
     def __getattr__(self, name: str) -> Any:  # produced, copy …: the real sink's
         return getattr(self.sink, name)
 
-    def _index(self, shard: int, pages: list[tuple[str, str]]) -> None:
+    def _index(self, shard: int, pages: list[tuple[str, str, str | None]]) -> None:
+        """Index one shard's pages, or publish its bundle from the cache when they are
+        the pages it was made from: the same links to the same bytes. A page kept from
+        the last build arrives without its HTML (``None``); it is read from the output
+        folder only if Pagefind needs it.
+        """
         self._done.add(shard)
         pages.sort()
         slot = f"pagefind-shard:{self.count}:{shard}"
         key = content_key("pagefind-shard", _pagefind_version().encode(),
-                          *(part for url, html in pages for part in (url.encode(), html.encode())))
+                          *(f"{self.pages[relpath]}\0{digest}".encode()
+                            for relpath, digest, _ in pages))
         kept = self.cache.get(slot) if self.cache is not None else None
         if kept is not None and kept[0] == key:
             self._publish(shard, kept[1])
@@ -486,8 +511,10 @@ class ShardedIndex:
             self.service.reset()
         self.indexed += 1
         self._running = (shard, slot, key)
-        for url, html in pages:
-            self.service.add(url, html)
+        for relpath, _, html in pages:
+            if html is None:
+                html = self.sink.current(relpath).decode("utf-8")
+            self.service.add(self.pages[relpath], html)
         self.service.flush()  # Pagefind works on this shard while the next pages render
 
     def _collect(self) -> None:

@@ -5,7 +5,11 @@ and the templates, the options, the versions of factsite and its renderers), the
 modification time of every file the build wrote, the warnings it reported and the moment
 the next future-dated entry falls due. When all of that still holds, the build is done
 already: nothing is rendered and nothing is written. Any difference, however small,
-means a full build, so there is no guessing about what depends on what.
+means a build (which renders only the pages whose inputs changed: see ``pagekeys``).
+
+Input files are read only when their size, modification time or inode differ from the
+last fingerprint's record, or when they changed within two seconds before it was taken
+(a clock too coarse to show a second change); the others count by their recorded hash.
 """
 
 from __future__ import annotations
@@ -14,15 +18,16 @@ import datetime as dt
 import hashlib
 import json
 import os
+import time
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import __version__
 from .diagnostics import Diagnostic, Severity
 from .markdown import RENDERER_VERSION
 
-STAMP_VERSION = 3
+STAMP_VERSION = 4
 
 
 @dataclass
@@ -34,6 +39,12 @@ class Stamp:
     warnings: list[dict[str, object]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     base_url: str = ""
+    inputs: dict[str, list[object]] = field(default_factory=dict)  # see Inputs.files
+    inputs_taken_ns: int = 0
+
+    def known_inputs(self) -> Inputs:
+        """The input files as this stamp's build found them, for the next fingerprint."""
+        return Inputs(self.fingerprint, self.inputs, self.inputs_taken_ns)
 
     def still_valid(self, fingerprint: str, now: dt.datetime, out_root: Path) -> bool:
         """Same inputs, no entry fallen due, and the output folder exactly as written."""
@@ -51,27 +62,75 @@ class Stamp:
         ]
 
 
-def fingerprint(folders: list[Path], settings: dict[str, object]) -> str:
-    """A hash of every file's path and bytes under ``folders``, plus ``settings``."""
+# A file changed within this long before the last fingerprint was taken may change again
+# without its size or modification time showing it (a coarse file clock): its bytes are
+# always hashed again, as git does for "racily clean" files.
+RACY_NS = 2_000_000_000
+
+
+@dataclass
+class Inputs:
+    """A fingerprint of every input file and what it took to make it.
+
+    ``files`` maps each file's path to [size, mtime_ns, inode, hash of its bytes], and
+    ``taken_ns`` is when the files were looked at: the next fingerprint re-reads only
+    files whose size, time or inode differ, or that changed shortly before ``taken_ns``.
+    """
+
+    digest: str
+    files: dict[str, list[object]] = field(default_factory=dict)
+    taken_ns: int = 0
+
+
+def fingerprint(folders: list[Path], settings: dict[str, object],
+                known: Inputs | None = None) -> Inputs:
+    """A hash of every file's path and bytes under ``folders``, plus ``settings``.
+
+    Files ``known`` from the last fingerprint with the same size, modification time and
+    inode (and not changed just before it was taken) count by their recorded hash,
+    without being read.
+    """
+    taken_ns = time.time_ns()
+    trusted_before = known.taken_ns - RACY_NS if known is not None else 0
+    previous = known.files if known is not None else {}
+    files: dict[str, list[object]] = {}
     digest = hashlib.blake2b(digest_size=20)
     digest.update(json.dumps({**settings, "factsite": __version__, "markdown": RENDERER_VERSION,
                               "stamp": STAMP_VERSION}, sort_keys=True, default=str).encode())
     for folder in folders:
         digest.update(f"\0folder {folder}\0".encode())
         root = str(folder)
-        # Plain strings, not Path objects: this reads every input file on every build.
+        # Plain strings, not Path objects: this looks at every input file on every build.
         for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
             dirnames.sort()
             inside = dirpath[len(root):].strip(os.sep).replace(os.sep, "/")
             for name in sorted(filenames):
                 relpath = f"{inside}/{name}" if inside else name
                 digest.update(f"\0{relpath}\0".encode())
-                try:
-                    with open(os.path.join(dirpath, name), "rb") as file:
-                        digest.update(file.read())
-                except OSError:
+                path = os.path.join(dirpath, name)
+                record = _file_record(path, previous.get(path), trusted_before)
+                if record is None:
                     digest.update(b"\0unreadable")
-    return digest.hexdigest()
+                else:
+                    files[path] = record
+                    digest.update(str(record[3]).encode())
+    return Inputs(digest.hexdigest(), files, taken_ns)
+
+
+def _file_record(path: str, known: list[object] | None,
+                 trusted_before: int) -> list[object] | None:
+    """[size, mtime_ns, inode, hash] of the file at ``path``; ``None`` if unreadable."""
+    try:
+        info = os.stat(path)
+        if (known is not None and known[:3] == [info.st_size, info.st_mtime_ns, info.st_ino]
+                and info.st_mtime_ns < trusted_before):
+            return known
+        with open(path, "rb") as file:
+            data = file.read()
+    except OSError:
+        return None
+    return [info.st_size, info.st_mtime_ns, info.st_ino,
+            hashlib.blake2b(data, digest_size=16).hexdigest()]
 
 
 def record_outputs(out_root: Path, produced: set[str]) -> dict[str, list[int]]:
@@ -134,7 +193,9 @@ def load(path: Path) -> Stamp | None:
 def save(path: Path, stamp: Stamp) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"version": STAMP_VERSION, **asdict(stamp)}), encoding="utf-8")
+    # vars(), not asdict(): the fields are plain JSON values already, and asdict's deep
+    # copy of 20,000 output records is most of the time a stamp takes to save.
+    tmp.write_text(json.dumps({"version": STAMP_VERSION, **vars(stamp)}), encoding="utf-8")
     os.replace(tmp, path)
 
 

@@ -71,6 +71,12 @@ class Theme:
         self.env.filters["jsonld"] = lambda data: Markup(script(data))
         self.assets = self._collect_assets()
         self._fingerprint = self._template_fingerprint()
+        self._graph_reads: tuple[str, set[str]] = ("", set())
+
+    @property
+    def fingerprint(self) -> str:
+        """A hash of every template and asset file, as of the last :meth:`refresh`."""
+        return self._fingerprint
 
     def _search_dirs(self) -> list[Path]:
         return [d for d in (self.site_templates, self.theme_dir) if d.is_dir()]
@@ -131,6 +137,33 @@ class Theme:
                     published = f"{stem}.{digest}.{ext}" if dot else f"{name}.{digest}"
                     assets[name] = Asset(name, published, path)
         return dict(sorted(assets.items()))
+
+    def graph_reads(self) -> set[str]:
+        """The attributes the templates read off ``graph``; ``"*"`` stands for any other
+        use of it (passed on whole, subscripted), and for a template that does not parse.
+
+        Lets the build know whether pages depend on the whole graph (see ``pagekeys``).
+        """
+        if self._graph_reads[0] == self._fingerprint:
+            return self._graph_reads[1]
+        reads: set[str] = set()
+        for name in self.env.list_templates():
+            if name.startswith((f"{ASSETS}/", f"!theme/{ASSETS}/")):
+                continue
+            try:
+                source = self.env.loader.get_source(self.env, name)[0]  # type: ignore[union-attr]
+                tree = self.env.parse(source)
+            except (jinja2.TemplateError, OSError, UnicodeDecodeError):
+                return {"*"}
+            uses = [n for n in tree.find_all(jinja2.nodes.Name)
+                    if n.name == "graph" and n.ctx == "load"]
+            attrs = [n.attr for n in tree.find_all(jinja2.nodes.Getattr)
+                     if isinstance(n.node, jinja2.nodes.Name) and n.node.name == "graph"]
+            reads.update(attrs)
+            if len(uses) > len(attrs):
+                reads.add("*")
+        self._graph_reads = (self._fingerprint, reads)
+        return reads
 
     def macros(self, name: str, context: dict[str, Any]) -> Any:
         """Template ``name``'s macros bound to ``context``, callable from Python.

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -88,6 +89,12 @@ class NullSink:
     def copy(self, relpath: str, source: Path) -> None:
         self.produced.add(check_relpath(relpath))
 
+    def identity(self, relpath: str) -> tuple[int, int, int] | None:
+        return None  # nothing is written, so nothing can be kept
+
+    def keep(self, relpath: str) -> None:
+        self.produced.add(check_relpath(relpath))
+
     def commit(self) -> WriteStats:
         return WriteStats(unchanged=len(self.produced))
 
@@ -107,7 +114,7 @@ class OutputWriter:
         self._created_root = not self.root.exists()
         shutil.rmtree(self.staging, ignore_errors=True)  # left by a build that was killed
         # Per-folder answers, so 16,000 files cost one check per folder, not per file.
-        self._real_dirs: dict[Path, bool] = {}
+        self._real_dirs: dict[str, bool] = {}
         self._made_dirs: set[Path] = set()
 
     def write(self, relpath: str, data: bytes) -> None:
@@ -125,6 +132,41 @@ class OutputWriter:
         target.write_bytes(data)
         self.staged.append(relpath)
 
+    def identity(self, relpath: str) -> tuple[int, int, int] | None:
+        """(size, mtime_ns, inode) of the output folder's own regular file at ``relpath``;
+        ``None`` when there is none (missing, a link, or below a linked folder)."""
+        info = self._own_file(relpath)
+        return (info.st_size, info.st_mtime_ns, info.st_ino) if info is not None else None
+
+    def _own_file(self, relpath: str) -> os.stat_result | None:
+        """The status of the output folder's own regular file at ``relpath``, if any.
+
+        Plain strings and one ``lstat`` per file (and per folder, remembered): this runs
+        for every file of the site on every build.
+        """
+        if not self._is_real_dir(relpath.rpartition("/")[0]):
+            return None
+        try:
+            info = os.lstat(f"{self.root}/{relpath}")
+        except OSError:
+            return None
+        return info if stat.S_ISREG(info.st_mode) else None
+
+    def keep(self, relpath: str) -> None:
+        """Take one file of the site as the output folder already holds it.
+
+        For a file the caller knows is unchanged (see :meth:`identity`): it is neither
+        read nor written, and not removed as stale.
+        """
+        relpath = check_relpath(relpath)
+        if relpath in self.produced:
+            raise UnsafeOutput(f"two files of the site would be written to '{relpath}'")
+        self.produced.add(relpath)
+
+    def current(self, relpath: str) -> bytes:
+        """The bytes the output folder holds at ``relpath`` (a kept file)."""
+        return (self.root / check_relpath(relpath)).read_bytes()
+
     def _mkdir(self, folder: Path) -> None:
         if folder not in self._made_dirs:
             folder.mkdir(parents=True, exist_ok=True)
@@ -134,22 +176,32 @@ class OutputWriter:
         self.write(relpath, source.read_bytes())
 
     def _same_as_output(self, relpath: str, data: bytes) -> bool:
-        current = self.root / relpath
         # Through a link (the file's or a folder's) is not in the output: stage it anew.
-        if not self._is_real_dir(current.parent) or current.is_symlink() or not current.is_file():
+        info = self._own_file(relpath)
+        if info is None or info.st_size != len(data):
             return False
         try:
-            if current.stat().st_size != len(data):
-                return False
-            return current.read_bytes() == data
+            with open(f"{self.root}/{relpath}", "rb") as file:
+                return file.read() == data
         except OSError:
             return False
 
-    def _is_real_dir(self, folder: Path) -> bool:
-        """Whether ``folder`` is a folder of the output itself, reached through no link."""
+    def _is_real_dir(self, folder: str) -> bool:
+        """Whether ``folder`` (relative, "" for the root) is a folder of the output
+        itself, reached through no link."""
         known = self._real_dirs.get(folder)
         if known is None:
-            known = folder.is_dir() and Path(os.path.realpath(folder)) == folder
+            # The root is a real path (check_output_folder); below it, a real folder is a
+            # folder, not a link, inside a real folder: one lstat per folder, remembered.
+            if not folder:
+                known = self.root.is_dir()
+            elif not self._is_real_dir(folder.rpartition("/")[0]):
+                known = False
+            else:
+                try:
+                    known = stat.S_ISDIR(os.lstat(f"{self.root}/{folder}").st_mode)
+                except OSError:
+                    known = False
             self._real_dirs[folder] = known
         return known
 
@@ -181,6 +233,7 @@ class OutputWriter:
             marker.write_text("This folder is built by factsite; its files are replaced on "
                               "every build.\n", encoding="utf-8")
         self.staged.clear()
+        self._real_dirs.clear()  # folders were made and links replaced
         return stats
 
     def _make_parents(self, target: Path) -> None:
@@ -203,24 +256,28 @@ class OutputWriter:
         are left alone, so an output folder can be a checkout of a publishing branch.
         """
         removed: list[str] = []
-        emptied: set[Path] = set()
-        for dirpath, dirnames, filenames in os.walk(self.root, topdown=True):
-            here = Path(dirpath)
-            if here == self.root:
+        emptied: set[str] = set()
+        root = str(self.root)
+        # Plain strings: this looks at every file of the site on every build.
+        for dirpath, dirnames, filenames in os.walk(root, topdown=True):
+            inside = dirpath[len(root) + 1:]  # "" for the root itself
+            if not inside:
                 dirnames[:] = [d for d in dirnames if not d.startswith(".")]
                 filenames = [f for f in filenames if not f.startswith(".") or f in self.produced]
-            if not filenames and here != self.root:
-                emptied.add(here)  # perhaps a folder of nothing but empty folders
-            for name in filenames + [d for d in dirnames if (here / d).is_symlink()]:
-                path = here / name
-                relpath = path.relative_to(self.root).as_posix()
+            else:
+                if not filenames:
+                    emptied.add(inside)  # perhaps a folder of nothing but empty folders
+                inside += "/"
+            links = [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]
+            for name in filenames + links:
+                relpath = inside + name
                 if relpath not in self.produced:
-                    path.unlink()
+                    os.unlink(os.path.join(dirpath, name))
                     removed.append(relpath)
-                    emptied.update(p for p in path.parents if p.is_relative_to(self.root))
-        emptied.discard(self.root)
+                    folders = relpath.split("/")[:-1]
+                    emptied.update("/".join(folders[: n + 1]) for n in range(len(folders)))
         # Deepest first, so a folder left empty by its emptied sub-folders goes too.
-        for folder in sorted(emptied, key=lambda p: len(p.parts), reverse=True):
+        for folder in sorted(emptied, key=lambda p: p.count("/"), reverse=True):
             with contextlib.suppress(OSError):
-                folder.rmdir()  # only succeeds when empty
+                os.rmdir(f"{root}/{folder}")  # only succeeds when empty
         return removed

@@ -1,0 +1,144 @@
+"""Page keys: one hash of everything a page's HTML depends on.
+
+A rebuild renders a page only when its key differs from the one the last build recorded
+(or its output file is no longer the one that build wrote); otherwise the file stays as
+it is. A key covers:
+
+- the *site key*: factsite's own code, every template file, the site settings, every
+  company and free page, the published asset names and the static files, which any page
+  may show (a check card names its companies, the footer links the free pages);
+- the page's address, its template and its *context*, walked value by value: the entries
+  it shows (each by a hash of all its fields, body included), their pagers, counts, the
+  ClaimReview it embeds.
+
+Templates also see ``graph``. Reading the settings, companies or free pages off it is
+covered by the site key; anything else (``graph.entries`` in a custom sidebar, say) would
+make a page depend on every check, so a theme that does it gets no page keys at all and
+every page renders on every build, which is always correct.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .model import Company, Entry, Page
+
+# What templates may read off ``graph`` and still have page keys: parts of the site key,
+# or (company_list, verdict) functions of values the page's context holds.
+GRAPH_READS_COVERED = frozenset({
+    "config", "companies", "pages", "menu", "page", "company_keys", "find_company",
+    "company_list", "verdict",
+})
+
+_PACKAGE = Path(__file__).resolve().parent
+
+
+@dataclass
+class PageRecord:
+    """What a build knows about one page it wrote, for the next build to reuse.
+
+    ``digest`` is a hash of the page's bytes, ``stat`` (size, mtime_ns, inode) of the
+    output file after the build, so a file touched since is rendered again. ``findings``
+    are the ClaimReview findings of a check page, ``links`` the link checker's record of
+    the page (``None`` unless strict).
+    """
+
+    key: str
+    digest: str  # of the page's bytes (search.page_digest)
+    stat: tuple[int, int, int] | None = None
+    findings: list[Any] = dataclasses.field(default_factory=list)
+    links: Any = None
+
+
+def code_fingerprint() -> str:
+    """A hash of factsite's own Python files: a changed generator changes every page."""
+    digest = hashlib.blake2b(digest_size=16)
+    for name in sorted(os.listdir(_PACKAGE)):
+        if name.endswith(".py"):
+            digest.update(name.encode() + b"\0")
+            digest.update((_PACKAGE / name).read_bytes())
+    return digest.hexdigest()
+
+
+class PageKeys:
+    """Computes page keys; one instance per build.
+
+    Entries, pagers and listings appear on many pages (an entry on its own page, on
+    listings, as a related check; a tag's list on each of its pages): each object is
+    hashed once, remembered by identity. The memo holds the object too, so its identity
+    cannot pass to another object while the memo lives.
+    """
+
+    def __init__(self, site_parts: list[Any]) -> None:
+        self._memo: dict[int, tuple[Any, bytes]] = {}
+        digest = hashlib.blake2b(digest_size=16)
+        for part in site_parts:
+            self._feed(digest, part)
+        self.site_key = digest.digest()
+
+    def key(self, path: str, template: str, context: dict[str, Any],
+            derived: tuple[str, ...] = ()) -> str | None:
+        """The page's key; ``None`` when its context holds a value that cannot be hashed
+        (the page is then rendered every time). Context values named in ``derived`` are
+        functions of the others and the site settings: they are left out."""
+        digest = hashlib.blake2b(self.site_key, digest_size=16)
+        try:
+            self._feed(digest, path)
+            self._feed(digest, template)
+            for name, value in context.items():
+                self._feed(digest, name)
+                if name not in derived:
+                    self._feed(digest, value)
+        except TypeError:
+            return None
+        return digest.hexdigest()
+
+    def _feed(self, digest: Any, value: Any) -> None:
+        kind = type(value)
+        if kind is str or isinstance(value, str):  # Markup too: its characters render
+            encoded = value.encode("utf-8", "surrogatepass")
+            digest.update(b"\x02%d:" % len(encoded))
+            digest.update(encoded)
+        elif value is None or kind is int or kind is float or kind is bool:
+            digest.update(f"\x01{value!r}".encode())
+        elif kind is list or kind is tuple or kind is dict or dataclasses.is_dataclass(value):
+            if isinstance(value, type):
+                raise TypeError("no page key for a class")
+            known = self._memo.get(id(value))
+            if known is None:
+                known = self._memo[id(value)] = (value, self._digest_of(value))
+            digest.update(known[1])
+        elif hasattr(value, "isoformat"):  # date, datetime
+            digest.update(f"\x07{kind.__name__}{value.isoformat()}".encode())
+        else:
+            raise TypeError(f"no page key for a {kind.__name__}")
+
+    def _digest_of(self, value: Any) -> bytes:
+        """The hash of one list, tuple, dict or dataclass instance, by its contents."""
+        kind = type(value)
+        if kind is Entry or kind is Company or kind is Page:
+            # Every field by its repr (plain data all the way down); the body by its bytes.
+            fields = [(f.name, getattr(value, f.name)) for f in dataclasses.fields(value)
+                      if f.name != "body_html"]
+            digest = hashlib.blake2b(repr((kind.__name__, fields)).encode(), digest_size=16)
+            digest.update(value.body_html.encode("utf-8", "surrogatepass"))
+            return digest.digest()
+        digest = hashlib.blake2b(kind.__qualname__.encode(), digest_size=16)
+        if kind is dict:
+            digest.update(b"%d:" % len(value))
+            for name, item in value.items():
+                self._feed(digest, name)
+                self._feed(digest, item)
+        elif kind is list or kind is tuple:
+            digest.update(b"%d:" % len(value))
+            for item in value:
+                self._feed(digest, item)
+        else:
+            for f in dataclasses.fields(value):
+                self._feed(digest, getattr(value, f.name))
+        return digest.digest()

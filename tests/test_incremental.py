@@ -1,0 +1,150 @@
+"""Rebuilds render only the pages whose inputs changed, and still build the same site.
+
+Every test here edits a built site, rebuilds it with the cache, and compares the result
+with a build of the same sources from nothing (``--no-cache`` into a fresh folder).
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from conftest import Site, snapshot
+
+
+def corpus(site: Site, count: int = 24) -> None:
+    verdicts = ["true", "mostly-true", "mixed", "misleading", "false", "unproven"]
+    companies = ["[BYD]", "[xiaomi, byd]", "[Xiaomi]"]
+    for n in range(count):
+        site.entry(f"2020-01-{1 + n % 28:02d}-check-{n}", title=f"Check {n}",
+                   verdict=verdicts[n % 6], companies=companies[n % 3],
+                   published=f"2020-{1 + n % 12:02d}-{1 + n % 28:02d}",
+                   extra=f"tags: [t{n % 4}, shared]", body=f"Body {n}, about *things*.")
+
+
+def rebuild(run, site: Site) -> tuple[int, int]:
+    """Build with the cache; (pages rendered, pages kept) as ``--profile`` reports them."""
+    result = run("build", str(site.root), "-q", "--profile")
+    assert result.code == 0, result.err
+    found = re.search(r"render pages \((\d+) rendered, (\d+) unchanged\)", result.err)
+    assert found, result.err
+    return int(found.group(1)), int(found.group(2))
+
+
+def from_nothing(run, site: Site, tmp_path, name: str) -> dict[str, bytes]:
+    out = tmp_path / name
+    result = run("build", str(site.root), "-q", "--no-cache", "-o", str(out))
+    assert result.code == 0, result.err
+    return snapshot(out)
+
+
+EDITS = {
+    "body": lambda s: s.entry("2020-01-06-check-5", title="Check 5", verdict="unproven",
+                              companies="[xiaomi, byd]", published="2020-06-06",
+                              extra="tags: [t1, shared]", body="A new body for check 5."),
+    "verdict and companies": lambda s: s.entry(
+        "2020-01-06-check-5", title="Check 5", verdict="true", companies="[Acme Foods]",
+        published="2020-06-06", extra="tags: [t1, shared]", body="Body 5, about *things*."),
+    "new entry": lambda s: s.entry("2021-03-03-brand-new", title="Brand new",
+                                   companies="[Xiaomi]", published="2021-03-03"),
+    "removed entry": lambda s: s.remove("content/entries/2020-01-08-check-7.md"),
+    "company": lambda s: s.write(
+        "content/companies/xiaomi.md",
+        "---\nname: Xiaomi Corp\naliases: [小米, Xiaomi]\n---\n\nPhones.\n"),
+    "template": lambda s: s.write("templates/check.html",
+                                  '{% extends "!theme/check.html" %}{% block title %}T: '
+                                  '{{ entry.title }}{% endblock %}'),
+    "settings": lambda s: s.write("content/site.yaml", (s.root / "content/site.yaml").read_text(
+        encoding="utf-8").replace("title: ", "title: Renamed ", 1)),
+}
+
+
+@pytest.mark.parametrize("edit", list(EDITS))
+def test_a_rebuild_after_an_edit_is_the_full_build(site, run, tmp_path, edit):
+    corpus(site)
+    rendered, kept = rebuild(run, site)
+    assert kept == 0 and rendered > 24
+    total = rendered
+    EDITS[edit](site)
+    rendered, kept = rebuild(run, site)
+    assert snapshot(site.out) == from_nothing(run, site, tmp_path, "fresh")
+    if edit == "body":
+        # its own page, the listings it is on and the checks showing it as related
+        assert 0 < rendered < total // 2, (rendered, total)
+        assert "A new body for check 5." in (
+            site.out / "checks" / "check-5" / "index.html").read_text(encoding="utf-8")
+    if edit in ("template", "settings"):
+        assert kept == 0  # every page shows them
+
+
+def test_nothing_kept_when_sources_go_back_and_forth(site, run, tmp_path):
+    """An edit and its undo: the second rebuild matches the first build byte for byte."""
+    corpus(site)
+    rebuild(run, site)
+    first = snapshot(site.out)
+    EDITS["verdict and companies"](site)
+    rebuild(run, site)
+    corpus(site)  # the original files again
+    rendered, _ = rebuild(run, site)
+    assert rendered > 0 and snapshot(site.out) == first
+
+
+def test_an_output_page_changed_by_hand_is_rendered_again(site, run):
+    corpus(site)
+    rebuild(run, site)
+    page = site.out / "checks" / "check-3" / "index.html"
+    good = page.read_bytes()
+    page.write_text("tampered", encoding="utf-8")
+    EDITS["body"](site)  # an edit elsewhere: the build is not skipped as a whole
+    rebuild(run, site)
+    assert page.read_bytes() == good
+
+
+def test_templates_reading_every_entry_make_every_page_render(site, run, tmp_path):
+    corpus(site)
+    site.write("templates/base.html", '{% extends "!theme/base.html" %}{% block head %}'
+               '{{ super() }}<meta name="latest" content="{{ graph.entries[0].title }}">'
+               '{% endblock %}')
+    result = run("build", str(site.root), "--profile")
+    assert result.code == 0, result.err
+    assert "templates use graph.entries: every page is rendered on every build" in result.out
+    site.entry("2029-01-01-newest", title="The newest of all", published="2021-12-31")
+    _, kept = rebuild(run, site)
+    assert kept == 0
+    companies = site.html("companies/index.html")  # shows no check of its own
+    assert companies.find("meta", attrs={"name": "latest"})["content"] == "The newest of all"
+    assert snapshot(site.out) == from_nothing(run, site, tmp_path, "fresh")
+
+
+def test_kept_pages_still_have_their_links_checked(site, run):
+    """Strict mode checks links on pages it did not render: a link to a removed check
+    breaks although the page holding it is unchanged."""
+    corpus(site, 6)
+    site.entry("2020-05-05-linker", title="Linker", published="2020-05-05",
+               body="See [check 2](/checks/check-2/).")
+    assert run("build", str(site.root), "-q", "--strict").code == 0
+    site.remove("content/entries/2020-01-03-check-2.md")
+    result = run("build", str(site.root), "-q", "--strict", "--profile")
+    assert result.code == 1
+    assert "broken link to '/checks/check-2/' on /checks/linker/" in result.err
+    assert (site.out / "checks" / "check-2" / "index.html").is_file()  # output untouched
+
+
+def test_warnings_of_kept_pages_and_cached_entries_are_reported_as_before(site, run):
+    """ClaimReview findings of a kept check page and the front matter warnings of an
+    entry from the cache come out as a build from nothing reports them, in order."""
+    corpus(site, 8)
+    site.write("content/entries/2020-02-02-thin.md",
+               "---\ntitle: Thin\nclaim: Said\nverdict: false\npublished: 2020-02-02\n"
+               "companies: [BYD]\nverdcit: typo\n---\n\nThin body.\n")
+    cold = run("build", str(site.root), "--no-cache", "-o", str(site.root / "cold"))
+    assert cold.code == 0, cold.err
+    assert "verdcit" in cold.err and "claimant" in cold.err
+    assert run("build", str(site.root)).code == 0
+    EDITS["body"](site)
+    warm = run("build", str(site.root), "--profile")
+    assert warm.code == 0
+    assert re.search(r"render pages \(\d+ rendered, [1-9]\d* unchanged\)", warm.err)
+    shown = [line for line in warm.err.splitlines() if "warning:" in line]
+    expected = [line for line in cold.err.splitlines() if "warning:" in line]
+    assert shown == expected
