@@ -34,6 +34,7 @@ import gzip
 import hashlib
 import importlib.metadata
 import json
+import re
 import subprocess
 import tempfile
 import threading
@@ -392,9 +393,46 @@ def _cbor_head(major: int, arg: int) -> bytes:
     raise ValueError(f"number too large for CBOR: {arg}")
 
 
+_IGNORED_ALL = re.compile(rb"<([a-zA-Z][a-zA-Z0-9]*)\b[^>]*\sdata-pagefind-ignore=\"all\"[^>]*>")
+
+
 def page_digest(data: bytes) -> str:
-    """A short hash of a page's bytes: what an index shard's cache key is made of."""
-    return hashlib.blake2b(data, digest_size=16).hexdigest()
+    """A short hash of what Pagefind indexes of a page: an index shard's cache key.
+
+    Elements marked ``data-pagefind-ignore="all"`` are left out: Pagefind skips them
+    whole (text, filters, metadata), so a page that changed only there (the related
+    checks of a check page) does not make its shard be indexed again. An element whose
+    end cannot be found, or that holds a heading or an image Pagefind might take as a
+    default title or image, stays in.
+    """
+    kept = []
+    pos = 0
+    for start in _IGNORED_ALL.finditer(data):
+        if start.start() < pos:
+            continue  # inside one already left out
+        end = _element_end(data, start.group(1), start.end())
+        if end is None:
+            continue
+        inner = data[start.end():end].lower()
+        if b"<h1" in inner or b"<img" in inner:
+            continue
+        kept.append(data[pos:start.start()])
+        pos = end
+    kept.append(data[pos:])
+    return hashlib.blake2b(b"".join(kept), digest_size=16).hexdigest()
+
+
+def _element_end(data: bytes, name: bytes, pos: int) -> int | None:
+    """Where the element named ``name`` whose start tag ends at ``pos`` ends (after its
+    end tag), counting nested elements of the same name; ``None`` if it does not."""
+    tags = re.compile(rb"<(/?)" + re.escape(name) + rb"[\s>/]", re.IGNORECASE)
+    depth = 1
+    for tag in tags.finditer(data, pos):
+        depth += -1 if tag.group(1) else 1
+        if depth == 0:
+            close = data.find(b">", tag.end() - 1)
+            return None if close == -1 else close + 1
+    return None
 
 
 def shard_count(pages: int, shard_size: int) -> int:
