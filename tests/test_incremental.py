@@ -148,3 +148,30 @@ def test_warnings_of_kept_pages_and_cached_entries_are_reported_as_before(site, 
     shown = [line for line in warm.err.splitlines() if "warning:" in line]
     expected = [line for line in cold.err.splitlines() if "warning:" in line]
     assert shown == expected
+
+
+def test_only_the_shards_whose_indexed_text_changed_are_indexed_again(site, run, tmp_path):
+    """Moving a check to the company and topic of twelve others puts it among the related
+    checks of all of them, all over the index; only the moved check's own shard holds text
+    that changed (related checks are marked data-pagefind-ignore="all")."""
+    settings = site.root / "content" / "site.yaml"
+    settings.write_text(settings.read_text(encoding="utf-8") + "search_shard_size: 2\n",
+                        encoding="utf-8")
+    for n in range(12):
+        site.entry(f"2020-01-{n + 1:02d}-byd-{n}", title=f"BYD {n}", companies="[BYD]",
+                   published=f"2020-01-{n + 1:02d}", extra="tags: [batteries]")
+    site.entry("2021-06-01-mover", title="Mover", companies="[Xiaomi]", published="2021-06-01")
+    first = run("build", str(site.root), "-q", "--profile")
+    assert first.code == 0, first.err
+    shards = int(re.search(r"\((\d+) of (\d+) shards indexed", first.err).group(2))
+    assert shards >= 4
+    before = snapshot(site.out)
+    site.entry("2021-06-01-mover", title="Mover", companies="[BYD]", published="2021-06-01",
+               extra="tags: [batteries]")
+    result = run("build", str(site.root), "-q", "--profile")
+    assert result.code == 0, result.err
+    after = snapshot(site.out)
+    changed = [f for f in after if f.startswith("checks/byd-") and after[f] != before.get(f)]
+    assert len(changed) == 12  # each now shows the mover among its related checks
+    assert re.search(r"\(1 of \d+ shards indexed", result.err), result.err
+    assert snapshot(site.out) == from_nothing(run, site, tmp_path, "fresh")
