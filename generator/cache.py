@@ -8,7 +8,9 @@ needs invalidating by hand.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
+import os
 import pickle
 import sqlite3
 import zlib
@@ -18,9 +20,22 @@ from typing import Any
 from . import __version__
 
 
+@functools.cache
+def code_version() -> str:
+    """A hash of factsite's own Python files: stricter than the version number, so a
+    changed generator (a developer's edit, a patched install) never reuses old values."""
+    package = Path(__file__).resolve().parent
+    digest = hashlib.blake2b(__version__.encode(), digest_size=16)
+    for name in sorted(os.listdir(package)):
+        if name.endswith(".py"):
+            digest.update(name.encode() + b"\0")
+            digest.update((package / name).read_bytes())
+    return digest.hexdigest()
+
+
 def content_key(kind: str, *parts: bytes) -> str:
-    """A stable key for ``kind`` of value derived from ``parts``."""
-    digest = hashlib.sha256(f"{kind}\0{__version__}\0".encode())
+    """A stable key for ``kind`` of value derived from ``parts`` (and factsite's code)."""
+    digest = hashlib.sha256(f"{kind}\0{code_version()}\0".encode())
     for part in parts:
         digest.update(len(part).to_bytes(8, "little"))
         digest.update(part)
@@ -71,8 +86,8 @@ class DiskCache:
 
     Values are pickled and compressed. A file that is corrupt, or was written by another
     version of factsite, is detected and started afresh, never trusted. New values are
-    written in one transaction by :meth:`close`, which also drops every entry the build
-    did not use, so the cache holds one site's worth of values at most.
+    written in one transaction by :meth:`close`, which also drops every entry a
+    successful build did not use, so the cache holds one site's worth of values at most.
     """
 
     SCHEMA = f"factsite-cache 1 {__version__}"
@@ -141,17 +156,24 @@ class DiskCache:
         except sqlite3.Error:
             self._db = None  # unusable: the rest of this build goes without
 
-    def close(self) -> None:
-        """Write new values, forget the ones this build did not use, and close."""
+    def close(self, forget_unused: bool = True) -> None:
+        """Write new values, forget the ones this build did not use, and close.
+
+        A build that failed passes ``forget_unused=False``: it may have stopped before
+        using values (search shards, say) that the next build needs again.
+        """
         if self._db is None:
             return
         try:
             with self._db:
                 self._db.executemany("INSERT OR REPLACE INTO item VALUES (?, ?)",
                                      self._new.items())
-                self._db.execute("CREATE TEMP TABLE used (key TEXT PRIMARY KEY)")
-                self._db.executemany("INSERT INTO used VALUES (?)", ((k,) for k in self._used))
-                self._db.execute("DELETE FROM item WHERE key NOT IN (SELECT key FROM used)")
+                if forget_unused:
+                    self._db.execute("CREATE TEMP TABLE used (key TEXT PRIMARY KEY)")
+                    self._db.executemany("INSERT INTO used VALUES (?)",
+                                         ((k,) for k in self._used))
+                    self._db.execute(
+                        "DELETE FROM item WHERE key NOT IN (SELECT key FROM used)")
             self._db.close()
         except sqlite3.Error:
             with contextlib.suppress(OSError):

@@ -69,8 +69,8 @@ class Report:
     _error_count: int = 0
     # Paths as shown, by the path given: a large site names its files thousands of times.
     _shown: dict[str, str] = field(default_factory=dict, repr=False)
-    _resolved_root: Path | None = field(default=None, repr=False)
-    _real_folders: dict[str, Path] = field(default_factory=dict, repr=False)
+    _resolved_root: str | None = field(default=None, repr=False)
+    _real_folders: dict[str, str] = field(default_factory=dict, repr=False)
 
     def display_path(self, path: Path | str) -> str:
         key = str(path)
@@ -82,19 +82,22 @@ class Report:
     def _relative(self, path: Path) -> str:
         if self.root is not None:
             if self._resolved_root is None:
-                self._resolved_root = self.root.resolve()
+                self._resolved_root = str(self.root.resolve())
             # A file that is not a link resolves inside its folder's real path: folders
-            # are resolved once each, not once per file.
-            folder = str(path.parent)
-            real = self._real_folders.get(folder)
-            if real is None:
-                real = self._real_folders[folder] = path.parent.resolve()
-            plain = path.name not in ("", ".", "..") and not os.path.islink(path)
-            resolved = real / path.name if plain else path.resolve()
-            try:
-                return resolved.relative_to(self._resolved_root).as_posix()
-            except ValueError:
-                pass
+            # are resolved once each, not once per file (plain strings: every file of a
+            # large site passes here).
+            folder, name = os.path.split(str(path))
+            plain = name not in ("", ".", "..") and not os.path.islink(path)
+            if plain:
+                real = self._real_folders.get(folder)
+                if real is None:
+                    real = self._real_folders[folder] = os.path.realpath(folder or ".")
+                resolved = os.path.join(real, name)
+            else:
+                resolved = str(path.resolve())
+            root = self._resolved_root
+            if resolved.startswith(root.rstrip("/") + "/"):
+                return resolved[len(root.rstrip("/")) + 1:]
         return path.as_posix()
 
     @property

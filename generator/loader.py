@@ -327,6 +327,7 @@ class _Loader:
             entry = self.entry(doc)
             if entry is None:
                 continue
+            entry.fingerprint = key
             self._fresh_keys[entry.source_path] = key
             if entry.slug in slug_owner:
                 line = doc.line_of("slug")

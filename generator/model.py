@@ -71,7 +71,10 @@ class SiteConfig:
         return self.contact
 
     def verdict(self, verdict_id: str) -> Verdict:
-        return next(v for v in self.verdicts if v.id == verdict_id)
+        for verdict in self.verdicts:  # a handful: a loop beats building a dict
+            if verdict.id == verdict_id:
+                return verdict
+        raise KeyError(f"no verdict '{verdict_id}'")  # the loader checked every entry's
 
     @property
     def best_rating(self) -> int | None:
@@ -139,6 +142,9 @@ class Entry:
     draft: bool = False
     body_html: str = ""
     field_lines: dict[str, int] = field(default_factory=dict)  # front matter key → line
+    # A hash of everything the entry was made from (its file's bytes, where it is, the
+    # settings it was checked against), set by the loader; page keys use it.
+    fingerprint: str = field(default="", repr=False, compare=False)
 
     def line_of(self, key: str | None) -> int | None:
         """The source line of front matter field ``key`` (for later checks' messages)."""

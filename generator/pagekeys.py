@@ -8,8 +8,9 @@ it is. A key covers:
   company and free page, the published asset names and the static files, which any page
   may show (a check card names its companies, the footer links the free pages);
 - the page's address, its template and its *context*, walked value by value: the entries
-  it shows (each by a hash of all its fields, body included), their pagers, counts, the
-  ClaimReview it embeds.
+  it shows (each by what it was made from, see ``Entry.fingerprint``, or else by all its
+  fields), their pagers, counts. Values a page spec *derives* (the ClaimReview, made from
+  the entry and the settings) are covered by what they are made from.
 
 Templates also see ``graph``. Reading the settings, companies or free pages off it is
 covered by the site key; anything else (``graph.entries`` in a custom sidebar, say) would
@@ -21,9 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from .model import Company, Entry, Page
@@ -34,9 +33,6 @@ GRAPH_READS_COVERED = frozenset({
     "config", "companies", "pages", "menu", "page", "company_keys", "find_company",
     "company_list", "verdict",
 })
-
-_PACKAGE = Path(__file__).resolve().parent
-
 
 @dataclass
 class PageRecord:
@@ -55,16 +51,6 @@ class PageRecord:
     links: Any = None
 
 
-def code_fingerprint() -> str:
-    """A hash of factsite's own Python files: a changed generator changes every page."""
-    digest = hashlib.blake2b(digest_size=16)
-    for name in sorted(os.listdir(_PACKAGE)):
-        if name.endswith(".py"):
-            digest.update(name.encode() + b"\0")
-            digest.update((_PACKAGE / name).read_bytes())
-    return digest.hexdigest()
-
-
 class PageKeys:
     """Computes page keys; one instance per build.
 
@@ -76,43 +62,45 @@ class PageKeys:
 
     def __init__(self, site_parts: list[Any]) -> None:
         self._memo: dict[int, tuple[Any, bytes]] = {}
+        self._containers: set[type] = set()  # dataclass types met so far
         digest = hashlib.blake2b(digest_size=16)
         for part in site_parts:
             self._feed(digest, part)
         self.site_key = digest.digest()
 
-    def key(self, path: str, template: str, context: dict[str, Any],
-            derived: tuple[str, ...] = ()) -> str | None:
+    def key(self, path: str, template: str, context: dict[str, Any]) -> str | None:
         """The page's key; ``None`` when its context holds a value that cannot be hashed
-        (the page is then rendered every time). Context values named in ``derived`` are
-        functions of the others and the site settings: they are left out."""
+        (the page is then rendered every time)."""
         digest = hashlib.blake2b(self.site_key, digest_size=16)
         try:
             self._feed(digest, path)
             self._feed(digest, template)
             for name, value in context.items():
                 self._feed(digest, name)
-                if name not in derived:
-                    self._feed(digest, value)
+                self._feed(digest, value)
         except TypeError:
             return None
         return digest.hexdigest()
 
     def _feed(self, digest: Any, value: Any) -> None:
         kind = type(value)
-        if kind is str or isinstance(value, str):  # Markup too: its characters render
+        if kind is str:
             encoded = value.encode("utf-8", "surrogatepass")
             digest.update(b"\x02%d:" % len(encoded))
             digest.update(encoded)
+        elif kind is Entry and value.fingerprint:  # made from exactly these inputs
+            digest.update(b"\x03" + value.fingerprint.encode())
         elif value is None or kind is int or kind is float or kind is bool:
             digest.update(f"\x01{value!r}".encode())
-        elif kind is list or kind is tuple or kind is dict or dataclasses.is_dataclass(value):
-            if isinstance(value, type):
-                raise TypeError("no page key for a class")
+        elif kind in self._containers or kind is list or kind is tuple or kind is dict or (
+                dataclasses.is_dataclass(value) and not isinstance(value, type)):
+            self._containers.add(kind)
             known = self._memo.get(id(value))
             if known is None:
                 known = self._memo[id(value)] = (value, self._digest_of(value))
             digest.update(known[1])
+        elif isinstance(value, str):  # Markup: its characters are what renders
+            self._feed(digest, str(value))
         elif hasattr(value, "isoformat"):  # date, datetime
             digest.update(f"\x07{kind.__name__}{value.isoformat()}".encode())
         else:

@@ -23,7 +23,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import __version__
+from .cache import code_version
 from .diagnostics import Diagnostic, Severity
 from .markdown import RENDERER_VERSION
 
@@ -95,7 +95,7 @@ def fingerprint(folders: list[Path], settings: dict[str, object],
     previous = known.files if known is not None else {}
     files: dict[str, list[object]] = {}
     digest = hashlib.blake2b(digest_size=20)
-    digest.update(json.dumps({**settings, "factsite": __version__, "markdown": RENDERER_VERSION,
+    digest.update(json.dumps({**settings, "factsite": code_version(), "markdown": RENDERER_VERSION,
                               "stamp": STAMP_VERSION}, sort_keys=True, default=str).encode())
     for folder in folders:
         digest.update(f"\0folder {folder}\0".encode())
@@ -135,8 +135,9 @@ def _file_record(path: str, known: list[object] | None,
 
 def record_outputs(out_root: Path, produced: set[str]) -> dict[str, list[int]]:
     outputs = {}
+    base = str(out_root) + os.sep  # strings, not Path objects: every file of the site
     for relpath in sorted(produced):
-        info = (out_root / relpath).stat()
+        info = os.stat(base + relpath)
         outputs[relpath] = [info.st_size, info.st_mtime_ns, info.st_ino]
     return outputs
 

@@ -42,6 +42,11 @@ class WriteStats:
 
 def check_relpath(relpath: str) -> str:
     """Refuse any output path that is absolute or climbs out of the output folder."""
+    # The common case, a plain "a/b/c.html", without building a path object (this runs
+    # for every file of the site); anything else is judged by the rules below.
+    if relpath and "\\" not in relpath and "\0" not in relpath and not any(
+            part in ("", ".", "..") for part in relpath.split("/")):
+        return relpath
     path = PurePosixPath(relpath)
     if (
         path.is_absolute()
