@@ -18,17 +18,17 @@ from pathlib import Path
 from typing import Any
 
 from . import stamp
-from .cache import DiskCache, MemoryCache, content_key
+from .cache import DiskCache, MemoryCache, code_version, content_key
 from .claimreview import Finding, validate_page
 from .diagnostics import BuildFailed, Report, locate
 from .feeds import site_feeds
 from .graph import SiteGraph, build_graph
-from .jsonld import claimreview_feed
+from .jsonld import claimreview_feed, feed_item
 from .linkcheck import LinkChecker
 from .listings import search_listings
 from .loader import load_site
 from .model import Entry, StaticFile
-from .pagekeys import GRAPH_READS_COVERED, PageKeys, PageRecord, code_fingerprint
+from .pagekeys import GRAPH_READS_COVERED, PageKeys, PageRecord
 from .plan import PageSpec, plan_site
 from .search import FIX_HINT, SearchFailed, SearchIndex, ShardedIndex, page_digest
 from .sitemap import robots_txt, sitemaps
@@ -161,25 +161,33 @@ def build(
 
         notes: list[str] = []
         # Page keys let this build keep the pages whose inputs did not change since the
-        # last one: only with a cache (to remember them in) and an output folder.
+        # last one: only with a cache (to remember them in). A build that already has
+        # content errors renders into nothing, to find template errors: it skips the
+        # pages the last (successful) build rendered from the same inputs.
         keys: dict[str, str | None] = {}
+        site_key = ""
         records_slot = ""
         previous: dict[str, PageRecord] = {}
-        if cache is not None and isinstance(sink, OutputWriter):
-            code = code_fingerprint()
-            keys, note = _page_keys(specs, graph, theme, urls, content.static_files, code)
+        if cache is not None and options.output is not None and (write or report.has_errors):
+            code = code_version()
+            keys, note, site_key = _page_keys(specs, graph, theme, urls,
+                                              content.static_files, code)
             notes.extend(note)
             # Records of another factsite (or another output folder) are never read.
-            records_slot = f"page-records:{code}:{sink.root}"
+            root = Path(os.path.realpath(options.output.absolute()))
+            records_slot = f"page-records:{code}:{root}"
             kept = cache.get(records_slot)
             previous = kept if isinstance(kept, dict) else {}
         phases.done("page keys")
         index: ShardedIndex | None = None
+        committed = False
         try:
             pages_sink: Any = sink
-            if graph.config.search:  # the index is fed the check pages as they are written
-                if isinstance(search, SearchFailed):
-                    raise search
+            if graph.config.search and isinstance(search, SearchFailed):
+                raise search
+            # The index is fed the check pages as they are written; a build with content
+            # errors writes nothing, so it needs none.
+            if graph.config.search and not report.has_errors:
                 index = ShardedIndex(sink, _check_pages(specs, urls),
                                      graph.config.search_shard_size,
                                      lambda name: output_file(urls.pagefind(name)), search,
@@ -187,26 +195,33 @@ def build(
                 pages_sink = index
                 # Check pages render first, grouped by shard: each shard is indexed as soon
                 # as its last page is out (while the listings render), and only one shard's
-                # pages wait in memory.
-                last = index.count
-                specs_in_order = sorted(
-                    specs, key=lambda s: index.shard_by_file.get(output_file(s.path), last))
+                # pages wait in memory. Shards holding pages whose key changed come first,
+                # so Pagefind starts on them at once while the rest is kept or rendered.
+                changed = {shard for file, shard in index.shard_by_file.items()
+                           if keys.get(file) is None or file not in previous
+                           or previous[file].key != keys[file]}
+                last = (True, index.count)
+                specs_in_order = sorted(specs, key=lambda s: _shard_order(
+                    index.shard_by_file.get(output_file(s.path)), changed, last))
             else:
-                notes.append("search is off ('search: false' in site.yaml): "
-                             "no search page, search box or index")
+                if not graph.config.search:
+                    notes.append("search is off ('search: false' in site.yaml): "
+                                 "no search page, search box or index")
                 specs_in_order = specs
             records = _render_pages(specs_in_order, graph, urls, theme, content.static_files,
-                                    pages_sink, report, progress, links, cache, keys, previous)
+                                    pages_sink, report, progress, links, cache, keys, previous,
+                                    check_files=write)
             phases.done(f"render pages ({records.rendered} rendered, "
                         f"{len(specs) - records.rendered} unchanged)")
-            if index is not None:
-                index.finish()
-                index.service.close()  # Pagefind's memory goes before the feeds are made
-                phases.done(f"search index: the last shard ({index.indexed} of "
-                            f"{len(index.folders)} shards indexed, the rest unchanged)")
-            for path, data in _data_files(graph, urls, specs):
+            # Made while Pagefind indexes the last shard, on the other core.
+            for path, data in _data_files(graph, urls, specs, cache, site_key):
                 sink.write(output_file(path), data)
             phases.done("feeds, sitemap, data feed")
+            if index is not None:
+                index.finish()
+                index.service.close()  # its memory goes before the output is committed
+                phases.done(f"search index: the last shard ({index.indexed} of "
+                            f"{len(index.folders)} shards indexed, the rest unchanged)")
             for asset in theme.assets.values():
                 sink.copy(output_file(urls.asset(asset.published)), asset.source)
             for item in content.static_files:
@@ -220,9 +235,11 @@ def build(
             if report.failed(options.strict):
                 raise BuildFailed(report)
             stats = sink.commit()
+            committed = True
             if records_slot and cache is not None and isinstance(sink, OutputWriter):
                 for relpath, record in records.pages.items():
-                    record.stat = sink.identity(relpath)
+                    if record.stat is None:  # rendered now; a kept file is as recorded
+                        record.stat = sink.identity(relpath)
                 cache.put(records_slot, records.pages)
             if stamp_path is not None and isinstance(sink, OutputWriter):
                 stamp.save(stamp_path, stamp.Stamp(
@@ -248,7 +265,7 @@ def build(
             raise
         finally:
             if disk_cache is not None:
-                disk_cache.close()
+                disk_cache.close(forget_unused=committed)
         return BuildResult(report, stats, len(specs), time.perf_counter() - started, notes,
                            phases.seconds, content.config.base_url)
     finally:
@@ -287,22 +304,56 @@ def _next_due(entries: list[Entry], now: dt.datetime, drafts: bool) -> str | Non
     return due.isoformat() if due else None
 
 
+def _shard_order(shard: int | None, changed: set[int],
+                 last: tuple[bool, int]) -> tuple[bool, int]:
+    """Where a page renders: check pages by shard, changed shards first, then the rest."""
+    return last if shard is None else (shard not in changed, shard)
+
+
 def _check_pages(specs: list[PageSpec], urls: Urls) -> dict[str, str]:
     """Output file → link of every check page: the pages the search index holds."""
     return {output_file(s.path): urls.href(s.path) for s in specs if "entry" in s.context}
 
 
-def _data_files(graph: SiteGraph, urls: Urls,
-                specs: list[PageSpec]) -> Iterator[tuple[str, bytes]]:
+def _data_files(graph: SiteGraph, urls: Urls, specs: list[PageSpec],
+                cache: MemoryCache | DiskCache | None,
+                site_key: str) -> Iterator[tuple[str, bytes]]:
     """Feeds, sitemap, robots.txt and the ClaimReview data feed, as (site path, bytes)."""
     yield from site_feeds(graph, urls)
     yield from sitemaps([(s.path, s.lastmod) for s in specs if s.indexed], urls)
     yield urls.robots(), robots_txt(urls)
-    # The ClaimReviews the check pages embed: built once, by the plan.
-    reviews = [s.context["claim_review"] for s in specs if "claim_review" in s.context]
-    yield urls.claimreview_feed(), claimreview_feed(graph, urls, reviews)
+    yield urls.claimreview_feed(), claimreview_feed(
+        graph, urls, _claimreview_items(specs, cache, site_key))
     if graph.config.search:
         yield from search_listings(graph, urls)
+
+
+def _claimreview_items(specs: list[PageSpec], cache: MemoryCache | DiskCache | None,
+                       site_key: str) -> list[str]:
+    """The data feed's items: the ClaimReview each check page embeds, one JSON line each.
+
+    A line depends on its entry and on the site key (settings, companies, factsite's
+    code) only, so the last build's line for the same entry fingerprint is reused.
+    """
+    slot = "claimreview-items"
+    kept = cache.get(slot) if cache is not None and site_key else None
+    known = kept[1] if isinstance(kept, tuple) and kept[0] == site_key else {}
+    items: list[str] = []
+    made: dict[str, str] = {}
+    for spec in specs:
+        make = spec.derived.get("claim_review")
+        if make is None:
+            continue
+        fingerprint = spec.context["entry"].fingerprint
+        line = known.get(fingerprint) if fingerprint else None
+        if line is None:
+            line = feed_item(make())
+        if fingerprint:
+            made[fingerprint] = line
+        items.append(line)
+    if cache is not None and site_key:
+        cache.put(slot, (site_key, made))
+    return items
 
 
 def base_context(
@@ -356,20 +407,22 @@ class RenderedPages:
 
 def _page_keys(specs: list[PageSpec], graph: SiteGraph, theme: Theme, urls: Urls,
                static_files: list[StaticFile],
-               code: str) -> tuple[dict[str, str | None], list[str]]:
-    """Output file → page key of every page, and a note when the templates rule keys out."""
-    uncovered = theme.graph_reads() - GRAPH_READS_COVERED
-    if uncovered:
-        names = ", ".join("graph" if n == "*" else f"graph.{n}" for n in sorted(uncovered))
-        return {}, [f"templates use {names}: every page is rendered on every build"]
+               code: str) -> tuple[dict[str, str | None], list[str], str]:
+    """Output file → page key of every page, a note when the templates rule keys out,
+    and the site key (see :mod:`pagekeys`)."""
     keys = PageKeys([
         code, theme.fingerprint, graph.config, urls.origin, urls.prefix,
         sorted(graph.companies.values(), key=lambda c: c.slug), graph.pages,
         sorted((a.name, a.published) for a in theme.assets.values()),
         sorted(f.relpath for f in static_files),
     ])
-    return {output_file(s.path): keys.key(s.path, s.template, s.context, s.derived)
-            for s in specs}, []
+    site_key = keys.site_key.hex()
+    uncovered = theme.graph_reads() - GRAPH_READS_COVERED
+    if uncovered:
+        names = ", ".join("graph" if n == "*" else f"graph.{n}" for n in sorted(uncovered))
+        return {}, [f"templates use {names}: every page is rendered on every build"], site_key
+    return ({output_file(s.path): keys.key(s.path, s.template, s.context) for s in specs},
+            [], site_key)
 
 
 def _render_pages(
@@ -385,9 +438,14 @@ def _render_pages(
     cache: MemoryCache | DiskCache | None = None,
     keys: dict[str, str | None] | None = None,
     previous: dict[str, PageRecord] | None = None,
+    check_files: bool = True,
 ) -> RenderedPages:
     """Render every page of the plan into ``sink``, except those whose key and output
-    file are as the ``previous`` build recorded them: those are kept as they are."""
+    file are as the ``previous`` build recorded them: those are kept as they are.
+
+    Without ``check_files`` (a sink that writes nothing) a page whose key is unchanged
+    is skipped whatever its file: it rendered without errors from the same inputs.
+    """
     keys = keys or {}
     previous = previous or {}
     result = RenderedPages()
@@ -402,7 +460,8 @@ def _render_pages(
         record = previous.get(file) if key is not None else None
         if (record is not None and record.key == key
                 and (links is None or record.links is not None)
-                and record.stat is not None and record.stat == sink.identity(file)):
+                and (not check_files
+                     or (record.stat is not None and record.stat == sink.identity(file)))):
             sink.keep(file)
             if entry is not None and not report.has_errors:
                 _report_findings(record.findings, entry, report)
@@ -413,7 +472,7 @@ def _render_pages(
         result.rendered += 1
         context = {
             **common,
-            **spec.context,
+            **spec.full_context(),
             "page_path": spec.path,
             "canonical": urls.absolute(spec.path),
         }

@@ -104,21 +104,25 @@ def claim_review(entry: Entry, graph: SiteGraph, urls: Urls) -> dict[str, Any]:
     return data
 
 
-def claimreview_feed(graph: SiteGraph, urls: Urls, reviews: list[dict[str, Any]]) -> bytes:
-    """``/claimreview.json``: the check pages' ``reviews`` as a schema.org DataFeed.
+def feed_item(page_review: dict[str, Any]) -> str:
+    """One check page's ClaimReview as an item of the data feed: a line of JSON.
 
     The feed's own ``@context`` covers its items, so theirs is left out.
     """
-    elements = []
-    for page_review in reviews:
-        review = {k: v for k, v in page_review.items() if k != "@context"}
-        elements.append({
-            "@type": "DataFeedItem",
-            "url": review["url"],
-            "dateCreated": review["datePublished"],
-            "dateModified": review["dateModified"],
-            "item": [review],
-        })
+    review = {k: v for k, v in page_review.items() if k != "@context"}
+    element = {
+        "@type": "DataFeedItem",
+        "url": review["url"],
+        "dateCreated": review["datePublished"],
+        "dateModified": review["dateModified"],
+        "item": [review],
+    }
+    return json.dumps(element, ensure_ascii=False, separators=(",", ":"))
+
+
+def claimreview_feed(graph: SiteGraph, urls: Urls, items: list[str]) -> bytes:
+    """``/claimreview.json``: the check pages' ClaimReviews as a schema.org DataFeed,
+    from their :func:`feed_item` lines."""
     newest = max((e.modified for e in graph.entries), default=None)
     feed: dict[str, Any] = {
         "@context": CONTEXT,
@@ -132,9 +136,8 @@ def claimreview_feed(graph: SiteGraph, urls: Urls, reviews: list[dict[str, Any]]
     # One line per item, by the C encoder: json's indented output is made by its pure
     # Python encoder, about 1 GB of small strings for 100,000 checks.
     head = json.dumps(feed, ensure_ascii=False, indent=1)
-    items = ",\n".join(json.dumps(e, ensure_ascii=False, separators=(",", ":"))
-                        for e in elements)
-    body = f'{head[:-2]},\n "dataFeedElement": [\n{items}\n ]\n}}\n'
+    lines = ",\n".join(items)
+    body = f'{head[:-2]},\n "dataFeedElement": [\n{lines}\n ]\n}}\n'
     return body.encode("utf-8")
 
 

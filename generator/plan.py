@@ -6,9 +6,10 @@ templates or files, so the plan can be split between processes or inspected in t
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .graph import SiteGraph
@@ -24,8 +25,9 @@ class PageSpec:
 
     ``source`` is the content file the page comes from (for error messages), ``lastmod``
     its last change (for the sitemap); ``indexed`` is false for pages crawlers skip.
-    ``derived`` names context values computed from the rest of the context and the site
-    settings alone, which page keys therefore need not hash (see :mod:`pagekeys`).
+    ``derived`` holds more context values, made only when the page renders: each is a
+    function of the rest of the context and the site settings alone, so page keys need
+    not hash it (see :mod:`pagekeys`), and a rebuild that keeps the page never makes it.
     """
 
     path: str
@@ -34,7 +36,11 @@ class PageSpec:
     source: str | None = None
     lastmod: When | None = None
     indexed: bool = True
-    derived: tuple[str, ...] = ()
+    derived: dict[str, Callable[[], Any]] = field(default_factory=dict)
+
+    def full_context(self) -> dict[str, Any]:
+        """The context with the derived values made."""
+        return {**self.context, **{name: make() for name, make in self.derived.items()}}
 
 
 @dataclass(frozen=True)
@@ -102,11 +108,11 @@ def plan_site(graph: SiteGraph, urls: Urls) -> Iterator[PageSpec]:
             "verdict": graph.verdict(entry.verdict),
             "companies": graph.company_list(entry),
             "related": graph.related_checks[entry.slug],
-            "claim_review": claim_review(entry, graph, urls),
         }
         yield PageSpec(urls.check(entry.slug), "check.html", context,
                        source=entry.source_path, lastmod=entry.modified,
-                       derived=("claim_review",))  # from the entry and the settings
+                       derived={"claim_review": functools.partial(claim_review, entry, graph,
+                                                                  urls)})
 
     yield PageSpec(urls.companies(), "companies.html", {"groups": company_index(graph)},
                    lastmod=latest)
