@@ -175,3 +175,24 @@ def test_only_the_shards_whose_indexed_text_changed_are_indexed_again(site, run,
     assert len(changed) == 12  # each now shows the mover among its related checks
     assert re.search(r"\(1 of \d+ shards indexed", result.err), result.err
     assert snapshot(site.out) == from_nothing(run, site, tmp_path, "fresh")
+
+
+def test_a_failed_build_still_finds_template_errors_and_spoils_no_cache(site, run):
+    """A build with a content error renders only pages whose inputs changed (into
+    nothing), so a template broken at the same time is still reported; after the fix,
+    the search shards of the last good build are reused, not indexed again."""
+    corpus(site)
+    assert run("build", str(site.root)).code == 0
+    good = (site.root / "content/entries/2020-01-06-check-5.md").read_text(encoding="utf-8")
+    site.write("content/entries/2020-01-06-check-5.md", good.replace("verdict: ", "verdict: x"))
+    site.write("templates/tag.html", '{% extends "!theme/tag.html" %}{% block main %}'
+               '{{ tag.no_such_thing }}{% endblock %}')
+    failed = run("build", str(site.root))
+    assert failed.code == 1
+    assert "content/entries/2020-01-06-check-5.md:4: unknown verdict" in failed.err
+    assert "tag.html" in failed.err and "no_such_thing" in failed.err
+    site.remove("templates/tag.html")
+    site.write("content/entries/2020-01-06-check-5.md", good)
+    again = run("build", str(site.root), "-q", "--profile")
+    assert again.code == 0, again.err
+    assert re.search(r"\(0 of \d+ shards indexed", again.err), again.err
