@@ -129,7 +129,9 @@ def build(
             cache = disk_cache = DiskCache(options.cache_dir / "cache.sqlite")
         try:
             content = load_site(site_dir, report, base_url=options.base_url, cache=cache,
-                                jobs=options.jobs or os.cpu_count() or 1)
+                                jobs=options.jobs or os.cpu_count() or 1,
+                                digests={path: str(record[3])
+                                         for path, record in inputs.files.items()})
         finally:
             if disk_cache is not None:
                 disk_cache.flush()  # what was parsed is kept even when the build then fails

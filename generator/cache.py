@@ -33,6 +33,11 @@ def code_version() -> str:
     return digest.hexdigest()
 
 
+def file_digest(data: bytes) -> str:
+    """A short hash of a file's bytes (the build stamp records one per input file)."""
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
 def content_key(kind: str, *parts: bytes) -> str:
     """A stable key for ``kind`` of value derived from ``parts`` (and factsite's code)."""
     digest = hashlib.sha256(f"{kind}\0{code_version()}\0".encode())

@@ -17,7 +17,7 @@ import zoneinfo
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .cache import DiskCache, MemoryCache, NoCache, content_key
+from .cache import DiskCache, MemoryCache, NoCache, content_key, file_digest
 from .config import load_config, verdict_key
 from .diagnostics import Diagnostic, Report, Severity, did_you_mean
 from .fields import Fields
@@ -85,6 +85,9 @@ class _Loader:
     jobs: int = 1  # processes for rendering Markdown
     company_keys: dict[str, str] = field(default_factory=dict)  # lower-cased key → slug
     spellings: dict[str, str] = field(default_factory=dict)  # lower-cased key → as authored
+    # Content file path → file_digest of its bytes, where known without reading it (the
+    # build stamp's record of files unchanged since it looked).
+    digests: dict[str, str] = field(default_factory=dict)
     _entry_settings: bytes = b""  # see _entry_key
     _fresh_keys: dict[str, str] = field(default_factory=dict)  # source path → entry key
 
@@ -275,15 +278,16 @@ class _Loader:
         self._keep_entries([entry for entry, _ in pending], start)
         return entries
 
-    def _entry_key(self, raw: bytes, path: Path) -> str:
-        """The cache key of the entry (and its diagnostics) made from file bytes ``raw``:
-        those bytes, where the file is shown, and every setting entries are checked
-        against (verdicts, time zone, companies, raw HTML)."""
+    def _entry_key(self, digest: str, path: Path) -> str:
+        """The cache key of the entry (and its diagnostics) made from the file whose bytes
+        hash to ``digest`` (:func:`~generator.cache.file_digest`): those bytes, where the
+        file is shown, and every setting entries are checked against (verdicts, time
+        zone, companies, raw HTML)."""
         if not self._entry_settings:  # hashed once: the companies alone can be large
             self._entry_settings = content_key("entry-settings", repr((
                 self.config, sorted(self.company_keys.items()), sorted(self.spellings.items()),
                 RENDERER_VERSION)).encode()).encode()
-        return content_key("entry", raw, self.report.display_path(path).encode(),
+        return content_key("entry", digest.encode(), self.report.display_path(path).encode(),
                            self._entry_settings)
 
     def _by_file(self, files: list[Path], start: int) -> None:
@@ -308,12 +312,17 @@ class _Loader:
     def _read_entries(self, files: list[Path], entries: list[Entry],
                       pending: list[tuple[Entry, Body]], slug_owner: dict[str, str]) -> None:
         for path in files:
-            try:
-                raw = path.read_bytes()
-            except OSError as exc:
-                self.report.error(path, None, f"cannot read file: {exc.strerror}")
-                continue
-            key = self._entry_key(raw, path)
+            # A file the build stamp knows unchanged is not even read if its entry is cached.
+            raw = None
+            digest = self.digests.get(str(path))
+            if digest is None:
+                try:
+                    raw = path.read_bytes()
+                except OSError as exc:
+                    self.report.error(path, None, f"cannot read file: {exc.strerror}")
+                    continue
+                digest = file_digest(raw)
+            key = self._entry_key(digest, path)
             cached = self.cache.get(key)
             if cached is not None and cached[0].slug not in slug_owner:
                 entry, diagnostics = cached  # as it was made from these bytes before
@@ -321,6 +330,13 @@ class _Loader:
                 slug_owner[entry.slug] = entry.source_path
                 entries.append(entry)
                 continue
+            if raw is None:
+                try:
+                    raw = path.read_bytes()
+                except OSError as exc:
+                    self.report.error(path, None, f"cannot read file: {exc.strerror}")
+                    continue
+                key = self._entry_key(file_digest(raw), path)  # the bytes now read
             doc = self.read(path, raw)
             if doc is None:
                 continue
@@ -552,8 +568,13 @@ def load_site(
     base_url: str | None = None,
     cache: MemoryCache | DiskCache | None = None,
     jobs: int = 1,
+    digests: dict[str, str] | None = None,
 ) -> Content | None:
     """Load and validate a whole site; ``None`` when its settings cannot be read.
+
+    ``digests`` maps content file paths to the :func:`~generator.cache.file_digest` of
+    their bytes where those are known already (the build stamp's); such files are read
+    only if their entry is not in ``cache``.
 
     With a readable ``site.yaml`` everything else is loaded even if it has errors, so the
     report is complete; the caller checks ``report.errors`` before going on.
@@ -568,6 +589,7 @@ def load_site(
         MarkdownRenderer(config.allow_html),
         cache if cache is not None else NoCache(),
         jobs=jobs,
+        digests=digests or {},
     )
     companies = loader.companies()
     content = Content(

@@ -23,7 +23,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .cache import code_version
+from .cache import code_version, file_digest
 from .diagnostics import Diagnostic, Severity
 from .markdown import RENDERER_VERSION
 
@@ -129,8 +129,7 @@ def _file_record(path: str, known: list[object] | None,
             data = file.read()
     except OSError:
         return None
-    return [info.st_size, info.st_mtime_ns, info.st_ino,
-            hashlib.blake2b(data, digest_size=16).hexdigest()]
+    return [info.st_size, info.st_mtime_ns, info.st_ino, file_digest(data)]
 
 
 def record_outputs(out_root: Path, produced: set[str]) -> dict[str, list[int]]:
