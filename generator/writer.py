@@ -5,8 +5,10 @@ bytes differ from what the output folder already holds, and only when the whole 
 rendered does :meth:`OutputWriter.commit` move them into place and remove the files the
 site no longer produces. A build that fails calls :meth:`OutputWriter.abort` and the
 previous output stays exactly as it was. Unchanged files are never rewritten, so their
-modification times stay stable for rsync and CI caches. :class:`NullSink` takes the same
-calls and writes nothing (``factsite check``).
+modification times stay stable for rsync and CI caches. Into an output folder that does
+not exist yet (a first build, a CI build), files are written in place at once: there is
+no earlier site to protect, and a failed build removes the folder. :class:`NullSink`
+takes the same calls and writes nothing (``factsite check``).
 """
 
 from __future__ import annotations
@@ -117,6 +119,9 @@ class OutputWriter:
         self.produced: set[str] = set()
         self.staged: list[str] = []
         self._created_root = not self.root.exists()
+        # A folder this build creates holds no earlier site to protect: files go straight
+        # in (a failed build removes the folder again), and committing moves nothing.
+        self._direct = self._created_root
         shutil.rmtree(self.staging, ignore_errors=True)  # left by a build that was killed
         # Per-folder answers, so 16,000 files cost one check per folder, not per file.
         self._real_dirs: dict[str, bool] = {}
@@ -130,6 +135,9 @@ class OutputWriter:
         if relpath in self.produced:
             raise UnsafeOutput(f"two files of the site would be written to '{relpath}'")
         self.produced.add(relpath)
+        if self._direct:
+            self._write_direct(relpath, data)
+            return
         if self._same_as_output(relpath, data):
             return
         target = self.staging / relpath
@@ -171,6 +179,21 @@ class OutputWriter:
     def current(self, relpath: str) -> bytes:
         """The bytes the output folder holds at ``relpath`` (a kept file)."""
         return (self.root / check_relpath(relpath)).read_bytes()
+
+    def _write_direct(self, relpath: str, data: bytes) -> None:
+        if not self._made_dirs:  # the marker first: a build killed midway leaves a
+            self.root.mkdir(parents=True, exist_ok=True)  # folder the next build may use
+            self._write_marker()
+        target = self.root / relpath
+        self._mkdir(target.parent)
+        target.write_bytes(data)
+        self.staged.append(relpath)
+
+    def _write_marker(self) -> None:
+        marker = self.root / MARKER
+        if not marker.exists():
+            marker.write_text("This folder is built by factsite; its files are replaced on "
+                              "every build.\n", encoding="utf-8")
 
     def _mkdir(self, folder: Path) -> None:
         if folder not in self._made_dirs:
@@ -223,6 +246,12 @@ class OutputWriter:
             written=len(self.staged), unchanged=len(self.produced) - len(self.staged)
         )
         self.root.mkdir(parents=True, exist_ok=True)
+        if self._direct:  # everything is in place already
+            stats.changed = sorted(self.staged)
+            self._write_marker()
+            self.staged.clear()
+            self._real_dirs.clear()
+            return stats
         removed = self._remove_stale()
         stats.removed = len(removed)
         stats.changed = sorted({*self.staged, *removed})  # lets `serve` reload only what changed
@@ -233,10 +262,7 @@ class OutputWriter:
                 shutil.rmtree(target)
             os.replace(self.staging / relpath, target)
         shutil.rmtree(self.staging, ignore_errors=True)
-        marker = self.root / MARKER
-        if not marker.exists():
-            marker.write_text("This folder is built by factsite; its files are replaced on "
-                              "every build.\n", encoding="utf-8")
+        self._write_marker()
         self.staged.clear()
         self._real_dirs.clear()  # folders were made and links replaced
         return stats
@@ -263,24 +289,28 @@ class OutputWriter:
         removed: list[str] = []
         emptied: set[str] = set()
         root = str(self.root)
-        # Plain strings: this looks at every file of the site on every build.
-        for dirpath, dirnames, filenames in os.walk(root, topdown=True):
-            inside = dirpath[len(root) + 1:]  # "" for the root itself
-            if not inside:
-                dirnames[:] = [d for d in dirnames if not d.startswith(".")]
-                filenames = [f for f in filenames if not f.startswith(".") or f in self.produced]
-            else:
-                if not filenames:
-                    emptied.add(inside)  # perhaps a folder of nothing but empty folders
-                inside += "/"
-            links = [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]
-            for name in filenames + links:
-                relpath = inside + name
-                if relpath not in self.produced:
-                    os.unlink(os.path.join(dirpath, name))
-                    removed.append(relpath)
-                    folders = relpath.split("/")[:-1]
-                    emptied.update("/".join(folders[: n + 1]) for n in range(len(folders)))
+        # os.scandir over plain strings: this looks at every file of the site on every
+        # build, and a directory entry already says whether it is a folder or a link.
+        pending = [""]
+        while pending:
+            inside = pending.pop()  # "" for the root, else "a/b/"
+            has_files = False
+            with os.scandir(f"{root}/{inside}" if inside else root) as items:
+                for item in items:
+                    if not inside and item.name.startswith("."):
+                        continue
+                    relpath = inside + item.name
+                    if item.is_dir(follow_symlinks=False):
+                        pending.append(relpath + "/")
+                        continue
+                    has_files = True  # a file or a link (to a file, a folder or nothing)
+                    if relpath not in self.produced:
+                        os.unlink(item.path)
+                        removed.append(relpath)
+                        folders = relpath.split("/")[:-1]
+                        emptied.update("/".join(folders[: n + 1]) for n in range(len(folders)))
+            if inside and not has_files:
+                emptied.add(inside[:-1])  # perhaps a folder of nothing but empty folders
         # Deepest first, so a folder left empty by its emptied sub-folders goes too.
         for folder in sorted(emptied, key=lambda p: p.count("/"), reverse=True):
             with contextlib.suppress(OSError):
