@@ -11,6 +11,7 @@ import contextlib
 import ctypes
 import datetime as dt
 import os
+import resource
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -30,7 +31,7 @@ from .loader import load_site
 from .model import Entry, StaticFile
 from .pagekeys import GRAPH_READS_COVERED, PageKeys, PageRecord
 from .plan import PageSpec, plan_site
-from .search import FIX_HINT, SearchFailed, SearchIndex, ShardedIndex, page_digest
+from .search import FIX_HINT, SearchFailed, SearchIndex, ShardedIndex
 from .sitemap import robots_txt, sitemaps
 from .theme import TemplateFailed, Theme, default_theme_dir
 from .urls import Hrefs, Urls, output_file
@@ -62,18 +63,23 @@ class BuildResult:
     notes: list[str] = field(default_factory=list)  # one-line remarks for the summary
     phases: dict[str, float] = field(default_factory=dict)  # seconds per step (--profile)
     base_url: str = ""  # as the build used it (site.yaml or --base-url)
+    peak_mb: dict[str, float] = field(default_factory=dict)  # peak memory after each step
 
 
 class Phases:
-    """Wall-clock seconds per build step, for ``--profile``."""
+    """Wall-clock seconds per build step, and this process's peak memory (resident set,
+    MB) at the end of each, for ``--profile``: the step where the peak grows is where
+    memory goes."""
 
     def __init__(self) -> None:
         self.seconds: dict[str, float] = {}
+        self.peak_mb: dict[str, float] = {}
         self._mark = time.perf_counter()
 
     def done(self, name: str) -> None:
         now = time.perf_counter()
         self.seconds[name] = now - self._mark
+        self.peak_mb[name] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         self._mark = now
 
 
@@ -113,7 +119,8 @@ def build(
             phases.done("fingerprint: nothing changed")
             return BuildResult(report, WriteStats(unchanged=len(previous.outputs)),
                                previous.pages, time.perf_counter() - started,
-                               previous.notes, phases.seconds, previous.base_url)
+                               previous.notes, phases.seconds, previous.base_url,
+                               phases.peak_mb)
         stamp.forget(stamp_path)
     # Pagefind starts now, before the content is loaded, while this process is small:
     # starting a program from a large process briefly shows the child at the parent's
@@ -170,14 +177,10 @@ def build(
         site_key = ""
         records_slot = ""
         previous: dict[str, PageRecord] = {}
-        if cache is not None and options.output is not None and (write or report.has_errors):
-            code = code_version()
-            keys, note, site_key = _page_keys(specs, graph, theme, urls,
-                                              content.static_files, code)
+        if cache is not None and (write or report.has_errors):
+            keys, note, site_key = _page_keys(specs, graph, theme, urls, content.static_files)
             notes.extend(note)
-            # Records of another factsite (or another output folder) are never read.
-            root = Path(os.path.realpath(options.output.absolute()))
-            records_slot = f"page-records:{code}:{root}"
+            records_slot = _records_slot(options.output)
             kept = cache.get(records_slot)
             previous = kept if isinstance(kept, dict) else {}
         phases.done("page keys")
@@ -193,18 +196,10 @@ def build(
                 index = ShardedIndex(sink, _check_pages(specs, urls),
                                      graph.config.search_shard_size,
                                      lambda name: output_file(urls.pagefind(name)), search,
-                                     cache, {f: r.digest for f, r in previous.items()})
+                                     cache, {f: r.digest for f, r in previous.items()
+                                             if r.digest})
                 pages_sink = index
-                # Check pages render first, grouped by shard: each shard is indexed as soon
-                # as its last page is out (while the listings render), and only one shard's
-                # pages wait in memory. Shards holding pages whose key changed come first,
-                # so Pagefind starts on them at once while the rest is kept or rendered.
-                changed = {shard for file, shard in index.shard_by_file.items()
-                           if keys.get(file) is None or file not in previous
-                           or previous[file].key != keys[file]}
-                last = (True, index.count)
-                specs_in_order = sorted(specs, key=lambda s: _shard_order(
-                    index.shard_by_file.get(output_file(s.path)), changed, last))
+                specs_in_order = _index_order(specs, index, keys, previous)
             else:
                 if not graph.config.search:
                     notes.append("search is off ('search: false' in site.yaml): "
@@ -216,22 +211,18 @@ def build(
             phases.done(f"render pages ({records.rendered} rendered, "
                         f"{len(specs) - records.rendered} unchanged)")
             # Made while Pagefind indexes the last shard, on the other core.
-            for path, data in _data_files(graph, urls, specs, cache, site_key):
+            for path, data in _data_files(graph, urls, specs):
                 sink.write(output_file(path), data)
-            phases.done("feeds, sitemap, data feed")
+            phases.done("feeds, sitemaps, filter listings")
             if index is not None:
                 index.finish()
-                index.service.close()  # its memory goes before the output is committed
+                index.service.close()  # its memory goes before the largest file is made
                 phases.done(f"search index: the last shard ({index.indexed} of "
                             f"{len(index.folders)} shards indexed, the rest unchanged)")
-            for asset in theme.assets.values():
-                sink.copy(output_file(urls.asset(asset.published)), asset.source)
-            for item in content.static_files:
-                if item.relpath in sink.produced:
-                    report.error(item.source, None, f"static file would replace the generated "
-                                 f"'{item.relpath}'", hint="rename or move the static file")
-                else:
-                    sink.copy(item.relpath, item.source)
+            sink.write(output_file(urls.claimreview_feed()), claimreview_feed(
+                graph, urls, _claimreview_items(specs, cache, site_key)))
+            phases.done("ClaimReview data feed")
+            _copy_files(sink, theme, content.static_files, urls, report)
             if links is not None and not report.has_errors:
                 _check_links(links, sink.produced, site_dir, report)
             if report.failed(options.strict):
@@ -239,10 +230,8 @@ def build(
             stats = sink.commit()
             committed = True
             if records_slot and cache is not None and isinstance(sink, OutputWriter):
-                for relpath, record in records.pages.items():
-                    if record.stat is None:  # rendered now; a kept file is as recorded
-                        record.stat = sink.identity(relpath)
-                cache.put(records_slot, records.pages)
+                cache.put(records_slot, records.finished(
+                    sink, index.digests if index is not None else {}))
             if stamp_path is not None and isinstance(sink, OutputWriter):
                 stamp.save(stamp_path, stamp.Stamp(
                     inputs.digest, stamp.record_outputs(sink.root, sink.produced), len(specs),
@@ -269,7 +258,7 @@ def build(
             if disk_cache is not None:
                 disk_cache.close(forget_unused=committed)
         return BuildResult(report, stats, len(specs), time.perf_counter() - started, notes,
-                           phases.seconds, content.config.base_url)
+                           phases.seconds, content.config.base_url, phases.peak_mb)
     finally:
         if isinstance(search, SearchIndex):
             search.close()
@@ -306,10 +295,44 @@ def _next_due(entries: list[Entry], now: dt.datetime, drafts: bool) -> str | Non
     return due.isoformat() if due else None
 
 
-def _shard_order(shard: int | None, changed: set[int],
-                 last: tuple[bool, int]) -> tuple[bool, int]:
-    """Where a page renders: check pages by shard, changed shards first, then the rest."""
-    return last if shard is None else (shard not in changed, shard)
+def _records_slot(output: Path) -> str:
+    """The cache slot of the page records of builds into ``output`` by this factsite:
+    records of another factsite, or of another output folder, are never read."""
+    return f"page-records:{code_version()}:{Path(os.path.realpath(output.absolute()))}"
+
+
+def _index_order(specs: list[PageSpec], index: ShardedIndex, keys: dict[str, str | None],
+                 previous: dict[str, PageRecord]) -> list[PageSpec]:
+    """The order pages render in when they are indexed.
+
+    Check pages come first, grouped by shard: each shard is indexed as soon as its last
+    page is out (while the listings render), and only one shard's pages wait in memory.
+    Shards holding pages whose key changed come first, so Pagefind starts on them at
+    once while the rest is kept or rendered.
+    """
+    changed = {shard for file, shard in index.shard_by_file.items()
+               if keys.get(file) is None or file not in previous
+               or previous[file].key != keys[file]}
+
+    def order(spec: PageSpec) -> tuple[bool, int]:
+        shard = index.shard_by_file.get(output_file(spec.path))
+        return (True, index.count) if shard is None else (shard not in changed, shard)
+
+    return sorted(specs, key=order)
+
+
+def _copy_files(sink: OutputWriter | NullSink, theme: Theme, static_files: list[StaticFile],
+                urls: Urls, report: Report) -> None:
+    """The theme's assets under their hashed names, and the site's static files (one that
+    would replace a generated file is an error)."""
+    for asset in theme.assets.values():
+        sink.copy(output_file(urls.asset(asset.published)), asset.source)
+    for item in static_files:
+        if item.relpath in sink.produced:
+            report.error(item.source, None, f"static file would replace the generated "
+                         f"'{item.relpath}'", hint="rename or move the static file")
+        else:
+            sink.copy(item.relpath, item.source)
 
 
 def _check_pages(specs: list[PageSpec], urls: Urls) -> dict[str, str]:
@@ -317,15 +340,13 @@ def _check_pages(specs: list[PageSpec], urls: Urls) -> dict[str, str]:
     return {output_file(s.path): urls.href(s.path) for s in specs if "entry" in s.context}
 
 
-def _data_files(graph: SiteGraph, urls: Urls, specs: list[PageSpec],
-                cache: MemoryCache | DiskCache | None,
-                site_key: str) -> Iterator[tuple[str, bytes]]:
-    """Feeds, sitemap, robots.txt and the ClaimReview data feed, as (site path, bytes)."""
+def _data_files(graph: SiteGraph, urls: Urls,
+                specs: list[PageSpec]) -> Iterator[tuple[str, bytes]]:
+    """Feeds, sitemaps, robots.txt and the search filter listings, as (site path, bytes);
+    the ClaimReview data feed is made apart (:func:`_claimreview_items`)."""
     yield from site_feeds(graph, urls)
     yield from sitemaps([(s.path, s.lastmod) for s in specs if s.indexed], urls)
     yield urls.robots(), robots_txt(urls)
-    yield urls.claimreview_feed(), claimreview_feed(
-        graph, urls, _claimreview_items(specs, cache, site_key))
     if graph.config.search:
         yield from search_listings(graph, urls)
 
@@ -406,14 +427,23 @@ class RenderedPages:
     pages: dict[str, PageRecord] = field(default_factory=dict)  # by output file
     rendered: int = 0
 
+    def finished(self, sink: OutputWriter, digests: dict[str, str]) -> dict[str, PageRecord]:
+        """The records, after ``sink`` committed: each with its file's identity (a kept
+        file is as recorded; a rendered one is looked at) and, for an indexed page, the
+        digest its search shard was keyed by (from ``digests``)."""
+        for relpath, record in self.pages.items():
+            if record.stat is None:
+                record.stat = sink.identity(relpath)
+            record.digest = digests.get(relpath, "")
+        return self.pages
+
 
 def _page_keys(specs: list[PageSpec], graph: SiteGraph, theme: Theme, urls: Urls,
-               static_files: list[StaticFile],
-               code: str) -> tuple[dict[str, str | None], list[str], str]:
+               static_files: list[StaticFile]) -> tuple[dict[str, str | None], list[str], str]:
     """Output file → page key of every page, a note when the templates rule keys out,
     and the site key (see :mod:`pagekeys`)."""
     keys = PageKeys([
-        code, theme.fingerprint, graph.config, urls.origin, urls.prefix,
+        code_version(), theme.fingerprint, graph.config, urls.origin, urls.prefix,
         sorted(graph.companies.values(), key=lambda c: c.slug), graph.pages,
         sorted((a.name, a.published) for a in theme.assets.values()),
         sorted(f.relpath for f in static_files),
@@ -499,7 +529,7 @@ def _render_pages(
             links.add_page(spec.path, html, spec.source)
         data = html.encode("utf-8")
         if key is not None:
-            result.pages[file] = PageRecord(key, page_digest(data), None, findings,
+            result.pages[file] = PageRecord(key, "", None, findings,
                                             links.page_record(spec.path) if links else None)
         sink.write(file, data)
     if progress is not None:

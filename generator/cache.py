@@ -96,7 +96,7 @@ class DiskCache:
     """
 
     SCHEMA = f"factsite-cache 1 {__version__}"
-    FLUSH_BYTES = 32 << 20  # new values held in memory before they are written out
+    FLUSH_BYTES = 8 << 20  # new values held in memory before they are written out
 
     def __init__(self, path: Path) -> None:
         self.path = path

@@ -196,9 +196,10 @@ def _run(args: argparse.Namespace, write: bool) -> int:
         )
         return EXIT_ERRORS
     print_diagnostics(result.report.items, args.format, args.quiet, options.site_dir)
-    if args.profile:
+    if args.profile:  # seconds per step, then this process's peak memory after it
         for phase, seconds in result.phases.items():
-            print(f"{seconds:8.2f} s  {phase}", file=sys.stderr)
+            peak = result.peak_mb.get(phase, 0.0)
+            print(f"{seconds:8.2f} s {peak:7,.0f} MB  {phase}", file=sys.stderr)
     if not args.quiet:
         for note in result.notes:  # facts about this build, not problems
             print(f"note: {note}")

@@ -136,9 +136,9 @@ def claimreview_feed(graph: SiteGraph, urls: Urls, items: list[str]) -> bytes:
     # One line per item, by the C encoder: json's indented output is made by its pure
     # Python encoder, about 1 GB of small strings for 100,000 checks.
     head = json.dumps(feed, ensure_ascii=False, indent=1)
-    lines = ",\n".join(items)
-    body = f'{head[:-2]},\n "dataFeedElement": [\n{lines}\n ]\n}}\n'
-    return body.encode("utf-8")
+    # Joined as bytes: one copy of the items (15 MB at 10,000 checks), not three.
+    return b"".join([f'{head[:-2]},\n "dataFeedElement": [\n'.encode(),
+                     ",\n".join(items).encode(), b"\n ]\n}\n"])
 
 
 _SCRIPT_ESCAPES = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026",

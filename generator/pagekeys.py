@@ -34,18 +34,19 @@ GRAPH_READS_COVERED = frozenset({
     "company_list", "verdict",
 })
 
+
 @dataclass
 class PageRecord:
     """What a build knows about one page it wrote, for the next build to reuse.
 
-    ``digest`` is a hash of the page's bytes, ``stat`` (size, mtime_ns, inode) of the
-    output file after the build, so a file touched since is rendered again. ``findings``
-    are the ClaimReview findings of a check page, ``links`` the link checker's record of
-    the page (``None`` unless strict).
+    ``digest`` is, for an indexed page, the hash its search shard is keyed by; ``stat``
+    (size, mtime_ns, inode) is of the output file after the build, so a file touched
+    since is rendered again. ``findings`` are the ClaimReview findings of a check page,
+    ``links`` the link checker's record of the page (``None`` unless strict).
     """
 
     key: str
-    digest: str  # of the page's bytes (search.page_digest)
+    digest: str = ""  # of what the search index reads of it (search.page_digest), if indexed
     stat: tuple[int, int, int] | None = None
     findings: list[Any] = dataclasses.field(default_factory=list)
     links: Any = None

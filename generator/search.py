@@ -489,6 +489,7 @@ class ShardedIndex:
         # Output file → digest (page_digest) of the bytes the output folder holds, for
         # the pages the build may keep from the last one without rendering them.
         self.kept = kept or {}
+        self.digests: dict[str, str] = {}  # output file → page_digest of each page so far
         self.place = place  # a path below /pagefind/ → the output file
         self.cache = cache
         self.count = shard_count(len(pages), shard_size)
@@ -509,9 +510,13 @@ class ShardedIndex:
         """A page the output folder already holds (its digest is in ``kept``)."""
         self.sink.keep(relpath)
         if relpath in self.pages:
-            self._arrived(relpath, self.kept[relpath], None)
+            digest = self.kept.get(relpath)
+            if digest is None:  # not known: read it (once, here)
+                digest = page_digest(self.sink.current(relpath))
+            self._arrived(relpath, digest, None)
 
     def _arrived(self, relpath: str, digest: str, html: str | None) -> None:
+        self.digests[relpath] = digest
         shard = self.shard_by_file[relpath]
         waiting = self._waiting.setdefault(shard, [])
         waiting.append((relpath, digest, html))

@@ -17,7 +17,14 @@ import pytest
 from conftest import REPO, SITE_YAML, Site
 
 from generator import listings
-from generator.search import SearchIndex, _read_pf, find_binary, shard_count, shard_of
+from generator.search import (
+    SearchIndex,
+    _read_pf,
+    find_binary,
+    page_digest,
+    shard_count,
+    shard_of,
+)
 
 HASHED_ASSET = re.compile(r"^/assets/[\w/.-]+\.[0-9a-f]{10}\.(css|js)$")
 
@@ -349,3 +356,31 @@ def test_pages_load_one_hashed_stylesheet_and_no_blocking_script(run, tmp_path: 
             assert scripts == {"share"}
         else:
             assert scripts == set(), relpath
+
+
+PAGE = (b'<html lang="en"><body><article data-pagefind-body><h1>Title</h1><p>Text</p>'
+        b'</article><section class="related" data-pagefind-ignore="all"><h2>Related</h2>'
+        b'<section><p>Nested one</p></section><p>A check</p></section><footer>F</footer>'
+        b'</body></html>')
+
+
+@pytest.mark.parametrize(("change", "same"), [
+    ((b"<p>A check</p>", b"<p>Another check</p>"), True),  # inside the ignored element
+    ((b"Nested one", b"Nested two"), True),  # in an element nested in it
+    ((b"<p>Text</p>", b"<p>Other text</p>"), False),  # the indexed article
+    ((b"<footer>F</footer>", b"<footer>G</footer>"), False),  # outside both: kept in
+    ((b"<p>A check</p>", b"<h1>A check</h1>"), False),  # a heading Pagefind might use
+    ((b"<p>A check</p>", b'<img src="a.png">'), False),  # an image Pagefind might use
+])
+def test_the_shard_digest_leaves_out_only_what_pagefind_skips_whole(change, same) -> None:
+    """A page's digest (its search shard's cache key) ignores data-pagefind-ignore="all"
+    elements, and only them, and only where that is certainly safe."""
+    old, new = change
+    assert old in PAGE
+    assert (page_digest(PAGE) == page_digest(PAGE.replace(old, new))) is same
+
+
+def test_an_ignored_element_without_its_end_stays_in_the_shard_digest() -> None:
+    unclosed = PAGE.replace(b"</p></section><footer>", b"</p><footer>")
+    changed = unclosed.replace(b"<p>A check</p>", b"<p>Another check</p>")
+    assert page_digest(unclosed) != page_digest(changed)
