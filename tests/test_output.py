@@ -408,6 +408,22 @@ def test_writer_refuses_unsafe_and_staging_paths(tmp_path):
     assert not (tmp_path / "x.html").exists()
 
 
+def test_a_first_build_killed_midway_leaves_a_folder_the_next_build_takes(tmp_path):
+    """Into a new folder files go straight in, after the marker: a build that dies before
+    committing leaves a folder the next build accepts, and cleans of its leftovers."""
+    out = tmp_path / "out"
+    killed = OutputWriter(out)
+    killed.write("half/index.html", b"half")
+    assert (out / "half" / "index.html").read_bytes() == b"half"  # already in place
+    assert (out / MARKER).is_file()
+    del killed  # no commit, no abort: the process died
+    again = OutputWriter(out)  # not refused as a folder of someone else's files
+    again.write("index.html", b"home")
+    stats = again.commit()
+    assert (stats.written, stats.removed) == (1, 1)
+    assert not (out / "half").exists() and (out / "index.html").read_bytes() == b"home"
+
+
 def test_writer_commits_and_removes_stale_files(tmp_path):
     out = tmp_path / "out"
     first = OutputWriter(out)
