@@ -64,6 +64,7 @@ class SearchFailed(Exception):
 
 class Sink(Protocol):
     produced: set[str]
+    keeps_files: bool  # whether current() can give back what write() was given
 
     def write(self, relpath: str, data: bytes) -> None: ...
 
@@ -504,7 +505,10 @@ class ShardedIndex:
     def write(self, relpath: str, data: bytes) -> None:
         self.sink.write(relpath, data)
         if relpath in self.pages:
-            self._arrived(relpath, page_digest(data), data.decode("utf-8"))
+            # A sink that keeps the file gives it back when the shard is indexed: a
+            # shard's pages are not held in memory while the shard before it indexes.
+            html = None if self.sink.keeps_files else data.decode("utf-8")
+            self._arrived(relpath, page_digest(data), html)
 
     def keep(self, relpath: str) -> None:
         """A page the output folder already holds (its digest is in ``kept``)."""
@@ -535,9 +539,10 @@ class ShardedIndex:
 
     def _index(self, shard: int, pages: list[tuple[str, str, str | None]]) -> None:
         """Index one shard's pages, or publish its bundle from the cache when they are
-        the pages it was made from: the same links to the same bytes. A page kept from
-        the last build arrives without its HTML (``None``); it is read from the output
-        folder only if Pagefind needs it.
+        the pages it was made from: the same links to the same bytes. A page arrives
+        without its HTML (``None``) when the sink can give it back (a page kept from the
+        last build, or one written to the output or staging folder); it is read then,
+        and only if Pagefind needs it.
         """
         self._done.add(shard)
         pages.sort()

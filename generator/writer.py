@@ -89,6 +89,7 @@ class NullSink:
 
     def __init__(self) -> None:
         self.produced: set[str] = set()
+        self.keeps_files = False  # what it is given cannot be read back
 
     def write(self, relpath: str, data: bytes) -> None:
         self.produced.add(check_relpath(relpath))
@@ -118,6 +119,9 @@ class OutputWriter:
         self.staging = self.root / STAGING
         self.produced: set[str] = set()
         self.staged: list[str] = []
+        self._in_staging: set[str] = set()  # the staged files not yet committed
+        # Files can be read back (current()) instead of being held in memory.
+        self.keeps_files = True
         self._created_root = not self.root.exists()
         # A folder this build creates holds no earlier site to protect: files go straight
         # in (a failed build removes the folder again), and committing moves nothing.
@@ -144,6 +148,7 @@ class OutputWriter:
         self._mkdir(target.parent)
         target.write_bytes(data)
         self.staged.append(relpath)
+        self._in_staging.add(relpath)
 
     def identity(self, relpath: str) -> tuple[int, int, int] | None:
         """(size, mtime_ns, inode) of the output folder's own regular file at ``relpath``;
@@ -177,8 +182,13 @@ class OutputWriter:
         self.produced.add(relpath)
 
     def current(self, relpath: str) -> bytes:
-        """The bytes the output folder holds at ``relpath`` (a kept file)."""
-        return (self.root / check_relpath(relpath)).read_bytes()
+        """The bytes of a file this build produced at ``relpath``, written or kept: from
+        the staging folder if staged there, else from the output folder."""
+        relpath = check_relpath(relpath)
+        if relpath not in self.produced:
+            raise KeyError(relpath)
+        folder = self.staging if relpath in self._in_staging else self.root
+        return (folder / relpath).read_bytes()
 
     def _write_direct(self, relpath: str, data: bytes) -> None:
         if not self._made_dirs:  # the marker first: a build killed midway leaves a
@@ -264,6 +274,7 @@ class OutputWriter:
         shutil.rmtree(self.staging, ignore_errors=True)
         self._write_marker()
         self.staged.clear()
+        self._in_staging.clear()
         self._real_dirs.clear()  # folders were made and links replaced
         return stats
 
