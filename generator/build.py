@@ -137,8 +137,7 @@ def build(
         try:
             content = load_site(site_dir, report, base_url=options.base_url, cache=cache,
                                 jobs=options.jobs or os.cpu_count() or 1,
-                                digests={path: str(record[3])
-                                         for path, record in inputs.files.items()})
+                                digests=inputs.digests())
         finally:
             if disk_cache is not None:
                 disk_cache.flush()  # what was parsed is kept even when the build then fails
@@ -176,13 +175,14 @@ def build(
         keys: dict[str, str | None] = {}
         site_key = ""
         records_slot = ""
-        previous: dict[str, PageRecord] = {}
+        recorded: dict[str, PageRecord] = {}  # by the last successful build, by file
         if cache is not None and (write or report.has_errors):
-            keys, note, site_key = _page_keys(specs, graph, theme, urls, content.static_files)
-            notes.extend(note)
+            keys, key_notes, site_key = _page_keys(specs, graph, theme, urls,
+                                                   content.static_files)
+            notes.extend(key_notes)
             records_slot = _records_slot(options.output)
             kept = cache.get(records_slot)
-            previous = kept if isinstance(kept, dict) else {}
+            recorded = kept if isinstance(kept, dict) else {}
         phases.done("page keys")
         index: ShardedIndex | None = None
         committed = False
@@ -196,18 +196,18 @@ def build(
                 index = ShardedIndex(sink, _check_pages(specs, urls),
                                      graph.config.search_shard_size,
                                      lambda name: output_file(urls.pagefind(name)), search,
-                                     cache, {f: r.digest for f, r in previous.items()
+                                     cache, {f: r.digest for f, r in recorded.items()
                                              if r.digest})
                 pages_sink = index
-                specs_in_order = _index_order(specs, index, keys, previous)
+                specs_in_order = _index_order(specs, index, keys, recorded)
             else:
                 if not graph.config.search:
                     notes.append("search is off ('search: false' in site.yaml): "
                                  "no search page, search box or index")
                 specs_in_order = specs
             records = _render_pages(specs_in_order, graph, urls, theme, content.static_files,
-                                    pages_sink, report, progress, links, cache, keys, previous,
-                                    check_files=write)
+                                    pages_sink, report, progress, links, cache, keys,
+                                    recorded, check_files=write)
             phases.done(f"render pages ({records.rendered} rendered, "
                         f"{len(specs) - records.rendered} unchanged)")
             # Made while Pagefind indexes the last shard, on the other core.
@@ -301,8 +301,16 @@ def _records_slot(output: Path) -> str:
     return f"page-records:{code_version()}:{Path(os.path.realpath(output.absolute()))}"
 
 
+def _same_key(file: str, keys: dict[str, str | None],
+              recorded: dict[str, PageRecord]) -> PageRecord | None:
+    """The last build's record of the page at ``file`` if its page key is unchanged."""
+    key = keys.get(file)
+    record = recorded.get(file) if key is not None else None
+    return record if record is not None and record.key == key else None
+
+
 def _index_order(specs: list[PageSpec], index: ShardedIndex, keys: dict[str, str | None],
-                 previous: dict[str, PageRecord]) -> list[PageSpec]:
+                 recorded: dict[str, PageRecord]) -> list[PageSpec]:
     """The order pages render in when they are indexed.
 
     Check pages come first, grouped by shard: each shard is indexed as soon as its last
@@ -311,8 +319,7 @@ def _index_order(specs: list[PageSpec], index: ShardedIndex, keys: dict[str, str
     once while the rest is kept or rendered.
     """
     changed = {shard for file, shard in index.shard_by_file.items()
-               if keys.get(file) is None or file not in previous
-               or previous[file].key != keys[file]}
+               if _same_key(file, keys, recorded) is None}
 
     def order(spec: PageSpec) -> tuple[bool, int]:
         shard = index.shard_by_file.get(output_file(spec.path))
@@ -469,17 +476,17 @@ def _render_pages(
     links: LinkChecker | None = None,
     cache: MemoryCache | DiskCache | None = None,
     keys: dict[str, str | None] | None = None,
-    previous: dict[str, PageRecord] | None = None,
+    recorded: dict[str, PageRecord] | None = None,
     check_files: bool = True,
 ) -> RenderedPages:
     """Render every page of the plan into ``sink``, except those whose key and output
-    file are as the ``previous`` build recorded them: those are kept as they are.
+    file are as the last build ``recorded`` them: those are kept as they are.
 
     Without ``check_files`` (a sink that writes nothing) a page whose key is unchanged
     is skipped whatever its file: it rendered without errors from the same inputs.
     """
     keys = keys or {}
-    previous = previous or {}
+    recorded = recorded or {}
     result = RenderedPages()
     common = base_context(graph, urls, theme, static_files)
     seen: set[tuple[str, int | None, str]] = set()
@@ -489,8 +496,8 @@ def _render_pages(
         file = output_file(spec.path)
         entry = spec.context.get("entry")
         key = keys.get(file)
-        record = previous.get(file) if key is not None else None
-        if (record is not None and record.key == key
+        record = _same_key(file, keys, recorded)
+        if (record is not None
                 and (links is None or record.links is not None)
                 and (not check_files
                      or (record.stat is not None and record.stat == sink.identity(file)))):
@@ -527,11 +534,10 @@ def _render_pages(
             _report_findings(findings, entry, report)
         if links is not None:
             links.add_page(spec.path, html, spec.source)
-        data = html.encode("utf-8")
         if key is not None:
-            result.pages[file] = PageRecord(key, "", None, findings,
-                                            links.page_record(spec.path) if links else None)
-        sink.write(file, data)
+            result.pages[file] = PageRecord(
+                key, findings=findings, links=links.page_record(spec.path) if links else None)
+        sink.write(file, html.encode("utf-8"))
     if progress is not None:
         progress(len(specs), len(specs))
     return result

@@ -89,7 +89,6 @@ class _Loader:
     # build stamp's record of files unchanged since it looked).
     digests: dict[str, str] = field(default_factory=dict)
     _entry_settings: bytes = b""  # see _entry_key
-    _fresh_keys: dict[str, str] = field(default_factory=dict)  # source path → entry key
 
     def __post_init__(self) -> None:
         self.content_dir = self.site_dir / "content"
@@ -133,14 +132,20 @@ class _Loader:
         )
         return False
 
+    def read_bytes(self, path: Path) -> bytes | None:
+        """The bytes of a content file; ``None``, with an error reported, if unreadable."""
+        try:
+            return path.read_bytes()
+        except OSError as exc:
+            self.report.error(path, None, f"cannot read file: {exc.strerror}")
+            return None
+
     def read(self, path: Path, raw: bytes | None = None) -> Document | None:
         """Parse one Markdown file (whose bytes may be given as ``raw``); parsed documents
         are cached by content hash."""
         if raw is None:
-            try:
-                raw = path.read_bytes()
-            except OSError as exc:
-                self.report.error(path, None, f"cannot read file: {exc.strerror}")
+            raw = self.read_bytes(path)
+            if raw is None:
                 return None
         key = content_key("doc", raw)
         cached = self.cache.get(key)
@@ -305,9 +310,8 @@ class _Loader:
             diagnostics.setdefault(item.path, []).append(item)
         for entry in fresh:
             own = diagnostics.get(entry.source_path, [])
-            key = self._fresh_keys.get(entry.source_path)
-            if key and not any(d.severity is Severity.ERROR for d in own):
-                self.cache.put(key, (entry, own))
+            if not any(d.severity is Severity.ERROR for d in own):
+                self.cache.put(entry.fingerprint, (entry, own))
 
     def _read_entries(self, files: list[Path], entries: list[Entry],
                       pending: list[tuple[Entry, Body]], slug_owner: dict[str, str]) -> None:
@@ -316,10 +320,8 @@ class _Loader:
             raw = None
             digest = self.digests.get(str(path))
             if digest is None:
-                try:
-                    raw = path.read_bytes()
-                except OSError as exc:
-                    self.report.error(path, None, f"cannot read file: {exc.strerror}")
+                raw = self.read_bytes(path)
+                if raw is None:
                     continue
                 digest = file_digest(raw)
             key = self._entry_key(digest, path)
@@ -331,10 +333,8 @@ class _Loader:
                 entries.append(entry)
                 continue
             if raw is None:
-                try:
-                    raw = path.read_bytes()
-                except OSError as exc:
-                    self.report.error(path, None, f"cannot read file: {exc.strerror}")
+                raw = self.read_bytes(path)
+                if raw is None:
                     continue
                 key = self._entry_key(file_digest(raw), path)  # the bytes now read
             doc = self.read(path, raw)
@@ -343,8 +343,7 @@ class _Loader:
             entry = self.entry(doc)
             if entry is None:
                 continue
-            entry.fingerprint = key
-            self._fresh_keys[entry.source_path] = key
+            entry.fingerprint = key  # its cache key: what it was made from
             if entry.slug in slug_owner:
                 line = doc.line_of("slug")
                 self.report.error(

@@ -81,6 +81,10 @@ class Inputs:
     files: dict[str, list[object]] = field(default_factory=dict)
     taken_ns: int = 0
 
+    def digests(self) -> dict[str, str]:
+        """Path → :func:`~generator.cache.file_digest` of every file looked at."""
+        return {path: str(record[3]) for path, record in self.files.items()}
+
 
 def fingerprint(folders: list[Path], settings: dict[str, object],
                 known: Inputs | None = None) -> Inputs:
