@@ -81,8 +81,8 @@ class Report:
 
     def _relative(self, path: Path) -> str:
         if self.root is not None:
-            if self._resolved_root is None:
-                self._resolved_root = str(self.root.resolve())
+            if self._resolved_root is None:  # with a final "/", to test prefixes with
+                self._resolved_root = str(self.root.resolve()).rstrip("/") + "/"
             # A file that is not a link resolves inside its folder's real path: folders
             # are resolved once each, not once per file (plain strings: every file of a
             # large site passes here).
@@ -95,9 +95,8 @@ class Report:
                 resolved = os.path.join(real, name)
             else:
                 resolved = str(path.resolve())
-            root = self._resolved_root
-            if resolved.startswith(root.rstrip("/") + "/"):
-                return resolved[len(root.rstrip("/")) + 1:]
+            if resolved.startswith(self._resolved_root):
+                return resolved[len(self._resolved_root):]
         return path.as_posix()
 
     @property

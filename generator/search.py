@@ -43,7 +43,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, Protocol
 
-from .cache import content_key
+from .cache import content_key, file_digest
 
 # Pagefind's own search interfaces: the site uses its own small script (search.js), so
 # these are not published. Everything else in the bundle is needed by pagefind.js.
@@ -420,7 +420,7 @@ def page_digest(data: bytes) -> str:
         kept.append(data[pos:start.start()])
         pos = end
     kept.append(data[pos:])
-    return hashlib.blake2b(b"".join(kept), digest_size=16).hexdigest()
+    return file_digest(b"".join(kept))
 
 
 def _element_end(data: bytes, name: bytes, pos: int) -> int | None:
@@ -474,8 +474,9 @@ class ShardedIndex:
     (Pagefind holds a whole index in memory while it builds it). The build renders
     check pages grouped by shard (``shard_by_file``).
 
-    A shard whose pages are byte-for-byte those of the last build is not re-indexed: its
-    files come from ``cache``, which keeps only the latest bundle of each shard.
+    A shard whose pages are, in what Pagefind reads of them (:func:`page_digest`), those
+    of the last build is not re-indexed: its files come from ``cache``, which keeps only
+    the latest bundle of each shard.
 
     ``service`` is the Pagefind to use, one index after another; the caller starts it
     (early, while the build's process is small) and closes it.
@@ -487,8 +488,8 @@ class ShardedIndex:
         self.sink = sink
         self.service = service
         self.pages = pages
-        # Output file → digest (page_digest) of the bytes the output folder holds, for
-        # the pages the build may keep from the last one without rendering them.
+        # Output file → page_digest of the pages the last build wrote, for those this
+        # build may keep without rendering them.
         self.kept = kept or {}
         self.digests: dict[str, str] = {}  # output file → page_digest of each page so far
         self.place = place  # a path below /pagefind/ → the output file
@@ -497,7 +498,7 @@ class ShardedIndex:
         self.shard_by_file = {relpath: shard_of(url, self.count) for relpath, url in pages.items()}
         self.folders = _folders(self.shard_by_file.values())  # as shard_folders() says
         self._expected = Counter(self.shard_by_file.values())
-        self._waiting: dict[int, list[tuple[str, str]]] = {}
+        self._waiting: dict[int, list[tuple[str, str, str | None]]] = {}  # relpath, digest, html
         self._done: set[int] = set()
         self.indexed = 0  # shards Pagefind built in this run (the others were unchanged)
         self._running: tuple[int, str, str] | None = None  # the shard Pagefind works on

@@ -118,8 +118,7 @@ class OutputWriter:
         self.root = check_output_folder(out_dir, protected or [])
         self.staging = self.root / STAGING
         self.produced: set[str] = set()
-        self.staged: list[str] = []
-        self._in_staging: set[str] = set()  # the staged files not yet committed
+        self.staged: set[str] = set()  # written by this build (in staging unless direct)
         # Files can be read back (current()) instead of being held in memory.
         self.keeps_files = True
         self._created_root = not self.root.exists()
@@ -131,14 +130,19 @@ class OutputWriter:
         self._real_dirs: dict[str, bool] = {}
         self._made_dirs: set[Path] = set()
 
-    def write(self, relpath: str, data: bytes) -> None:
-        """Take one file of the site; it is staged only if its bytes are new."""
+    def _claim(self, relpath: str) -> str:
+        """Check ``relpath`` and count it produced; each path may be produced once."""
         relpath = check_relpath(relpath)
         if relpath.split("/", 1)[0] == STAGING:
             raise UnsafeOutput(f"refusing to write output path '{relpath}'")
         if relpath in self.produced:
             raise UnsafeOutput(f"two files of the site would be written to '{relpath}'")
         self.produced.add(relpath)
+        return relpath
+
+    def write(self, relpath: str, data: bytes) -> None:
+        """Take one file of the site; it is staged only if its bytes are new."""
+        relpath = self._claim(relpath)
         if self._direct:
             self._write_direct(relpath, data)
             return
@@ -147,8 +151,7 @@ class OutputWriter:
         target = self.staging / relpath
         self._mkdir(target.parent)
         target.write_bytes(data)
-        self.staged.append(relpath)
-        self._in_staging.add(relpath)
+        self.staged.add(relpath)
 
     def identity(self, relpath: str) -> tuple[int, int, int] | None:
         """(size, mtime_ns, inode) of the output folder's own regular file at ``relpath``;
@@ -176,10 +179,7 @@ class OutputWriter:
         For a file the caller knows is unchanged (see :meth:`identity`): it is neither
         read nor written, and not removed as stale.
         """
-        relpath = check_relpath(relpath)
-        if relpath in self.produced:
-            raise UnsafeOutput(f"two files of the site would be written to '{relpath}'")
-        self.produced.add(relpath)
+        self._claim(relpath)
 
     def current(self, relpath: str) -> bytes:
         """The bytes of a file this build produced at ``relpath``, written or kept: from
@@ -187,7 +187,7 @@ class OutputWriter:
         relpath = check_relpath(relpath)
         if relpath not in self.produced:
             raise KeyError(relpath)
-        folder = self.staging if relpath in self._in_staging else self.root
+        folder = self.staging if relpath in self.staged and not self._direct else self.root
         return (folder / relpath).read_bytes()
 
     def _write_direct(self, relpath: str, data: bytes) -> None:
@@ -197,7 +197,7 @@ class OutputWriter:
         target = self.root / relpath
         self._mkdir(target.parent)
         target.write_bytes(data)
-        self.staged.append(relpath)
+        self.staged.add(relpath)
 
     def _write_marker(self) -> None:
         marker = self.root / MARKER
@@ -274,7 +274,6 @@ class OutputWriter:
         shutil.rmtree(self.staging, ignore_errors=True)
         self._write_marker()
         self.staged.clear()
-        self._in_staging.clear()
         self._real_dirs.clear()  # folders were made and links replaced
         return stats
 
