@@ -63,7 +63,6 @@ class PageKeys:
 
     def __init__(self, site_parts: list[Any]) -> None:
         self._memo: dict[int, tuple[Any, bytes]] = {}
-        self._containers: set[type] = set()  # dataclass types met so far
         digest = hashlib.blake2b(digest_size=16)
         for part in site_parts:
             self._feed(digest, part)
@@ -93,9 +92,8 @@ class PageKeys:
             digest.update(b"\x03" + value.fingerprint.encode())
         elif value is None or kind is int or kind is float or kind is bool:
             digest.update(f"\x01{value!r}".encode())
-        elif kind in self._containers or kind is list or kind is tuple or kind is dict or (
+        elif kind is list or kind is tuple or kind is dict or (
                 dataclasses.is_dataclass(value) and not isinstance(value, type)):
-            self._containers.add(kind)
             known = self._memo.get(id(value))
             if known is None:
                 known = self._memo[id(value)] = (value, self._digest_of(value))
