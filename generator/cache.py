@@ -50,6 +50,8 @@ def content_key(kind: str, *parts: bytes) -> str:
 class MemoryCache:
     """An in-process cache; kept across rebuilds by a long-running process."""
 
+    forgets_unused = False  # a value stays until the process ends
+
     def __init__(self) -> None:
         self._items: dict[str, Any] = {}
 
@@ -72,6 +74,8 @@ class MemoryCache:
 class NoCache:
     """Keeps nothing: for a build without a cache, where holding every parsed and
     rendered value until the end would only cost memory (about 1 GB at 100,000 entries)."""
+
+    forgets_unused = True
 
     def get(self, key: str) -> Any | None:
         return None
@@ -97,6 +101,7 @@ class DiskCache:
 
     SCHEMA = f"factsite-cache 1 {__version__}"
     FLUSH_BYTES = 8 << 20  # new values held in memory before they are written out
+    forgets_unused = True  # see close()
 
     def __init__(self, path: Path) -> None:
         self.path = path

@@ -11,6 +11,8 @@ import pickle
 import re
 import subprocess
 import sys
+import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -78,7 +80,11 @@ class Workers:
     again (and forking while other threads run, as in the dev server, is unsafe); even
     starting a program from a large process briefly shows the child with the parent's
     size. So the loader starts these before it reads the content, while it is small, and
-    hands them the texts later. Each holds only the parser and its share of the texts.
+    hands them texts as it reads them. Each holds only the parser and one batch of texts.
+
+    Each worker is driven by a thread of its own (sending a batch and waiting for its
+    answer releases the GIL), so the caller goes on reading files while they render.
+    A worker that dies has its batches rendered by its thread in this process instead.
     """
 
     def __init__(self, count: int) -> None:
@@ -94,61 +100,69 @@ class Workers:
                     stderr=subprocess.DEVNULL))
         except OSError:  # no workers: the texts are rendered in this process
             self.close()
+        self._free = list(self.processes)  # not yet bound to a thread
+        self._bound = threading.local()  # each thread's worker (None once it died)
+        self._lock = threading.Lock()
+        self._threads = ThreadPoolExecutor(len(self.processes)) if self.processes else None
 
-    def render(self, texts: list[str], allow_html: bool) -> list[Rendered]:
-        """Render ``texts`` on the workers, in order; the workers then exit.
+    def start(self, texts: list[str], allow_html: bool) -> Callable[[], list[Rendered]]:
+        """Hand ``texts`` to the workers and return at once; calling the result waits for
+        them and gives them back rendered, in order.
 
-        The texts go out in batches of :data:`BATCH` taken in turn by the workers, so a
-        worker holds one batch at a time, not its whole share of a large site.
+        The texts go out in batches of :data:`BATCH` taken in turn by the workers.
         """
-        if not self.processes:
-            return _render_chunk(allow_html, texts)
-        batches = [texts[i : i + BATCH] for i in range(0, len(texts), BATCH)]
-        workers, self.processes = self.processes, []
-        results: list[list[Rendered] | None] = [None] * len(batches)
+        if self._threads is None:
+            done = _render_chunk(allow_html, texts)
+            return lambda: done
+        batches = [self._threads.submit(self._render, allow_html, texts[i : i + BATCH])
+                   for i in range(0, len(texts), BATCH)]
+        return lambda: [rendered for batch in batches for rendered in batch.result()]
 
-        def feed(number: int, worker: subprocess.Popen[bytes]) -> None:
+    def _render(self, allow_html: bool, texts: list[str]) -> list[Rendered]:
+        """On a feeding thread: render one batch on this thread's worker."""
+        if not hasattr(self._bound, "worker"):
+            with self._lock:
+                self._bound.worker = self._free.pop()
+        worker = self._bound.worker
+        if worker is not None:
             try:
-                for index in range(number, len(batches), len(workers)):
-                    pickle.dump((allow_html, batches[index]), worker.stdin,  # type: ignore[arg-type]
-                                pickle.HIGHEST_PROTOCOL)
-                    worker.stdin.flush()  # type: ignore[union-attr]
-                    done = pickle.load(worker.stdout)  # type: ignore[arg-type]
-                    if len(done) != len(batches[index]):
-                        raise ValueError("a worker answered for other texts")
-                    results[index] = [Rendered(html, dropped) for html, dropped in done]
+                pickle.dump((allow_html, texts), worker.stdin, pickle.HIGHEST_PROTOCOL)  # type: ignore[arg-type]
+                worker.stdin.flush()  # type: ignore[union-attr]
+                done = pickle.load(worker.stdout)  # type: ignore[arg-type]
+                if len(done) != len(texts):
+                    raise ValueError("a worker answered for other texts")
+                return [Rendered(html, dropped) for html, dropped in done]
             except (OSError, EOFError, ValueError, pickle.UnpicklingError):
-                pass  # a worker that died: its batches are rendered here below
-            finally:
-                worker.communicate(b"")
-
-        with ThreadPoolExecutor(len(workers)) as feeders:  # all workers busy at once
-            list(feeders.map(feed, range(len(workers)), workers))
-        rendered: list[Rendered] = []
-        for batch, done in zip(batches, results, strict=True):
-            rendered.extend(done if done is not None else _render_chunk(allow_html, batch))
-        return rendered
+                self._bound.worker = None  # it died: this thread renders from now on
+                worker.kill()
+        return _render_chunk(allow_html, texts)
 
     def close(self) -> None:
-        """Let workers that were given nothing exit (idempotent)."""
+        """Wait for the batches handed out and let the workers exit (idempotent)."""
+        if getattr(self, "_threads", None) is not None:
+            self._threads.shutdown()
+            self._threads = None
         for worker in self.processes:
-            worker.communicate(b"")
+            try:
+                worker.communicate(b"")
+            except OSError:  # already gone
+                worker.wait()
         self.processes = []
 
 
-def render_many(texts: list[str], allow_html: bool, jobs: int,
-                workers: Workers | None = None) -> list[Rendered]:
+def render_many(texts: list[str], allow_html: bool, jobs: int) -> list[Rendered]:
     """Render many Markdown texts, over ``jobs`` processes when there are enough of them.
 
     The output is the same as rendering them one by one: each text is rendered on its
-    own and results come back in order. ``workers`` started earlier are used (and
-    finished) when given.
+    own and results come back in order.
     """
-    if len(texts) < PARALLEL_MIN or (jobs <= 1 and workers is None):
-        if workers is not None:
-            workers.close()
+    if len(texts) < PARALLEL_MIN or jobs <= 1:
         return _render_chunk(allow_html, texts)
-    return (workers or Workers(jobs)).render(texts, allow_html)
+    workers = Workers(jobs)
+    try:
+        return workers.start(texts, allow_html)()
+    finally:
+        workers.close()
 
 
 def _render_chunk(allow_html: bool, texts: list[str]) -> list[Rendered]:

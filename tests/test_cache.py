@@ -6,12 +6,15 @@ import os
 import sqlite3
 import subprocess
 import sys
+from collections import Counter
 
 import pytest
-from conftest import NOW, Site
+from conftest import NOW, Site, snapshot
 
 from generator import markdown
-from generator.cache import DiskCache
+from generator.build import BuildOptions
+from generator.build import build as build_site
+from generator.cache import DiskCache, MemoryCache
 
 
 def build(run, site, out, *extra: str) -> None:
@@ -72,6 +75,71 @@ def test_markdown_workers_do_the_work_and_keep_the_order(monkeypatch) -> None:
     assert parallel == serial
     assert parallel[7].dropped_links == ["javascript:alert(7)"]
     assert "example.org/299" in parallel[-1].html
+
+
+def test_workers_take_texts_again_and_again_and_survive_a_dead_worker(monkeypatch) -> None:
+    texts = [f"Text *{n}* [x](javascript:{n})" for n in range(40)]
+    expected = markdown.render_many(texts, False, jobs=1)
+    monkeypatch.setattr(markdown, "BATCH", 3)
+    workers = markdown.Workers(2)
+    try:
+        first = workers.start(texts[:20], False)
+        second = workers.start(texts[20:], False)  # handed out before the first is back
+        assert second() + first() == expected[20:] + expected[:20]
+        for process in workers.processes:
+            process.kill()
+            process.wait()
+        # Both workers are gone: their threads render the batches in this process.
+        assert workers.start(texts, False)() == expected
+    finally:
+        workers.close()
+    assert workers.processes == []
+
+
+def test_entries_read_a_window_at_a_time_build_as_one_pass(site, run, tmp_path,
+                                                           monkeypatch) -> None:
+    """Loading reads a window of files, then renders their bodies on the workers while
+    it reads the next: many small windows give the same site and the same messages, in
+    the same order, as one serial pass."""
+    corpus(site, 240)
+    site.entry("2020-01-01-check-17", title="Check 17", body="[bad](javascript:alert(1)) x",
+               companies="[byd]", extra="tags: [bad link]")
+    site.entry("2020-01-01-check-200", title="Check 200", body="Fine.", verdict="flase")
+    site.entry("2020-01-01-check-201", title="Check 201", body="[x](vbscript:y)")
+    serial = run("build", str(site.root), "-o", str(tmp_path / "serial"), "--jobs", "1",
+                 "--no-cache")
+    monkeypatch.setattr("generator.loader.BATCH", 7)  # windows of 14 files, 18 of them
+    windows = run("build", str(site.root), "-o", str(tmp_path / "windows"), "--jobs", "2",
+                  "--no-cache")
+    assert serial.code == windows.code == 1  # the unknown verdict
+    assert "did you mean 'false'" in serial.err
+    assert "javascript:alert(1)" in serial.err and "vbscript:y" in serial.err
+    assert windows.err == serial.err
+    site.entry("2020-01-01-check-200", title="Check 200", body="Fine.", verdict="false")
+    serial = run("build", str(site.root), "-o", str(tmp_path / "serial"), "--jobs", "1",
+                 "--no-cache")
+    windows = run("build", str(site.root), "-o", str(tmp_path / "windows"), "--jobs", "2")
+    assert serial.code == windows.code == 0
+    assert windows.err.replace(str(tmp_path / "windows"), "OUT") == \
+        serial.err.replace(str(tmp_path / "serial"), "OUT")
+    assert snapshot(tmp_path / "windows") == snapshot(tmp_path / "serial")
+
+
+def test_the_disk_cache_keeps_entries_whole_and_memory_keeps_their_steps(site, run,
+                                                                        tmp_path) -> None:
+    """Parsed front matter and rendered Markdown of entries are only ever looked up when
+    an entry's key changed and its file did not; the disk cache drops what a build did
+    not use, so they are not written there. The dev server's memory cache keeps them."""
+    corpus(site, 30)
+    build(run, site.root, site.out)
+    with sqlite3.connect(site.root / ".factsite-cache" / "cache.sqlite") as db:
+        kinds = Counter(key.split(":")[0] for (key,) in db.execute("SELECT key FROM item"))
+    assert kinds["entry"] == 30
+    assert kinds["doc"] == kinds["md"] == 3  # the three companies' files only
+    memory = MemoryCache()
+    build_site(BuildOptions(site.root, tmp_path / "served"), cache=memory)
+    kept = Counter(key.split(":")[0] for key in memory._items)
+    assert kept["entry"] == kept["doc"] - 3 == kept["md"] - 3 == 30
 
 
 def test_an_edit_after_a_warm_build_shows(site, run, tmp_path):
