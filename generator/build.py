@@ -54,6 +54,27 @@ class BuildOptions:
         return self.out_dir if self.out_dir is not None else self.site_dir / "output"
 
 
+class Phases:
+    """Per build step, for ``--profile``: wall-clock seconds, this process's CPU seconds
+    (less than the wall clock where it waited: for Pagefind, say) and its peak memory
+    (resident set, MB) at the end of the step (the step where the peak grows is where
+    memory goes)."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self.cpu: dict[str, float] = {}
+        self.peak_mb: dict[str, float] = {}
+        self._mark = time.perf_counter()
+        self._cpu_mark = time.process_time()
+
+    def done(self, name: str) -> None:
+        now, cpu = time.perf_counter(), time.process_time()
+        self.seconds[name] = now - self._mark
+        self.cpu[name] = cpu - self._cpu_mark
+        self.peak_mb[name] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        self._mark, self._cpu_mark = now, cpu
+
+
 @dataclass
 class BuildResult:
     report: Report
@@ -61,26 +82,8 @@ class BuildResult:
     pages: int = 0
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)  # one-line remarks for the summary
-    phases: dict[str, float] = field(default_factory=dict)  # seconds per step (--profile)
+    phases: Phases = field(default_factory=Phases)  # each step's time and memory (--profile)
     base_url: str = ""  # as the build used it (site.yaml or --base-url)
-    peak_mb: dict[str, float] = field(default_factory=dict)  # peak memory after each step
-
-
-class Phases:
-    """Wall-clock seconds per build step, and this process's peak memory (resident set,
-    MB) at the end of each, for ``--profile``: the step where the peak grows is where
-    memory goes."""
-
-    def __init__(self) -> None:
-        self.seconds: dict[str, float] = {}
-        self.peak_mb: dict[str, float] = {}
-        self._mark = time.perf_counter()
-
-    def done(self, name: str) -> None:
-        now = time.perf_counter()
-        self.seconds[name] = now - self._mark
-        self.peak_mb[name] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        self._mark = now
 
 
 def build(
@@ -119,8 +122,7 @@ def build(
             phases.done("fingerprint: nothing changed")
             return BuildResult(report, WriteStats(unchanged=len(previous.outputs)),
                                previous.pages, time.perf_counter() - started,
-                               previous.notes, phases.seconds, previous.base_url,
-                               phases.peak_mb)
+                               previous.notes, phases, previous.base_url)
         stamp.forget(stamp_path)
     # Pagefind starts now, before the content is loaded, while this process is small:
     # starting a program from a large process briefly shows the child at the parent's
@@ -258,7 +260,7 @@ def build(
             if disk_cache is not None:
                 disk_cache.close(forget_unused=committed)
         return BuildResult(report, stats, len(specs), time.perf_counter() - started, notes,
-                           phases.seconds, content.config.base_url, phases.peak_mb)
+                           phases, content.config.base_url)
     finally:
         if isinstance(search, SearchIndex):
             search.close()

@@ -196,10 +196,12 @@ def _run(args: argparse.Namespace, write: bool) -> int:
         )
         return EXIT_ERRORS
     print_diagnostics(result.report.items, args.format, args.quiet, options.site_dir)
-    if args.profile:  # seconds per step, then this process's peak memory after it
-        for phase, seconds in result.phases.items():
-            peak = result.peak_mb.get(phase, 0.0)
-            print(f"{seconds:8.2f} s {peak:7,.0f} MB  {phase}", file=sys.stderr)
+    if args.profile:  # per step: seconds, this process's CPU seconds, its peak memory
+        phases = result.phases
+        print("    wall  cpu(this process)  peak  step", file=sys.stderr)
+        for phase, seconds in phases.seconds.items():
+            print(f"{seconds:8.2f} s {phases.cpu[phase]:7.2f} s {phases.peak_mb[phase]:7,.0f} MB"
+                  f"  {phase}", file=sys.stderr)
     if not args.quiet:
         for note in result.notes:  # facts about this build, not problems
             print(f"note: {note}")
