@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import datetime as dt
+import gc
 import os
 import resource
 import time
@@ -132,6 +133,14 @@ def build(
         search = SearchIndex()
     except SearchFailed as exc:
         search = exc
+    # Python's cycle collector runs after every few hundred new objects, and each of its
+    # full passes walks every object alive. Loading, the graph and the page keys make
+    # millions of objects and (measured) almost no reference cycles, so it only cost
+    # time: 0.8 s of a 6 s rebuild of 10,000 entries, 1.9 s of a cold build. It is
+    # paused for them; after them, what they made is frozen (left out of later passes)
+    # until the build ends. Rendering, which leaves cycles behind, runs with it on.
+    collecting = gc.isenabled()
+    gc.disable()
     try:
         disk_cache = None
         if cache is None and options.cache_dir is not None:
@@ -186,6 +195,9 @@ def build(
             kept = cache.get(records_slot)
             recorded = kept if isinstance(kept, dict) else {}
         phases.done("page keys")
+        gc.freeze()
+        if collecting:
+            gc.enable()
         index: ShardedIndex | None = None
         committed = False
         try:
@@ -264,6 +276,9 @@ def build(
     finally:
         if isinstance(search, SearchIndex):
             search.close()
+        gc.unfreeze()  # a long-running caller (serve) can free this build's objects
+        if collecting:
+            gc.enable()
 
 
 def _release_freed_memory() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import sqlite3
 import subprocess
@@ -15,6 +16,7 @@ from generator import markdown
 from generator.build import BuildOptions
 from generator.build import build as build_site
 from generator.cache import DiskCache, MemoryCache
+from generator.diagnostics import BuildFailed
 
 
 def build(run, site, out, *extra: str) -> None:
@@ -140,6 +142,28 @@ def test_the_disk_cache_keeps_entries_whole_and_memory_keeps_their_steps(site, r
     build_site(BuildOptions(site.root, tmp_path / "served"), cache=memory)
     kept = Counter(key.split(":")[0] for key in memory._items)
     assert kept["entry"] == kept["doc"] - 3 == kept["md"] - 3 == 30
+
+
+def test_a_build_leaves_the_cycle_collector_as_it_found_it(site, tmp_path) -> None:
+    """The build pauses Python's cycle collector while loading and freezes what it
+    loaded; the dev server builds again and again in one process, so every build, even
+    a failed one, must hand both back, or each would keep its site alive for good."""
+    corpus(site, 20)
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+    build_site(BuildOptions(site.root, tmp_path / "one"), cache=MemoryCache())
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+    site.entry("2020-01-01-check-3", title="Broken", body="x", verdict="no such verdict")
+    with pytest.raises(BuildFailed):
+        build_site(BuildOptions(site.root, tmp_path / "two"), cache=MemoryCache())
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+    gc.disable()
+    try:  # a caller that runs without the collector keeps it off
+        build_site(BuildOptions(site.root, tmp_path / "three", drafts=True))
+    except BuildFailed:
+        pass
+    finally:
+        assert not gc.isenabled()
+        gc.enable()
 
 
 def test_an_edit_after_a_warm_build_shows(site, run, tmp_path):
