@@ -186,6 +186,25 @@ def test_a_corrupt_cache_is_rebuilt_not_trusted(site, run):
         assert db.execute("SELECT count(*) FROM item").fetchone()[0] > 0
 
 
+def test_small_values_are_stored_plain_large_ones_compressed(tmp_path) -> None:
+    path = tmp_path / "cache.sqlite"
+    small, large = {"entry": "x" * 100}, ["words " * 40_000]
+    cache = DiskCache(path)
+    cache.put("small", small)
+    cache.put("large", large)
+    assert cache.get("small") == small and cache.get("large") == large  # before writing
+    cache.close()
+    with sqlite3.connect(path) as db:
+        stored = dict(db.execute("SELECT key, value FROM item"))
+        assert stored["small"][:1] == b"\x80"  # a pickle as it is
+        assert len(stored["large"]) < len("words " * 40_000) // 10  # compressed
+        db.execute("INSERT INTO item VALUES ('damaged', x'789c0000')")
+        db.execute("INSERT INTO item VALUES ('cut', ?)", (stored["small"][:20],))
+    again = DiskCache(path)
+    assert again.get("small") == small and again.get("large") == large
+    assert again.get("damaged") is None and again.get("cut") is None  # misses, no errors
+
+
 def test_a_foreign_cache_is_started_afresh(tmp_path):
     path = tmp_path / "cache.sqlite"
     with sqlite3.connect(path) as db:
