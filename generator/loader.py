@@ -32,7 +32,17 @@ from .markdown import (
     Workers,
     render_many,
 )
-from .model import Company, Content, Correction, Entry, Page, SiteConfig, Source, StaticFile
+from .model import (
+    Company,
+    Content,
+    Correction,
+    Entry,
+    Page,
+    SiteConfig,
+    Source,
+    StaticFile,
+    pack_html,
+)
 
 ENTRY_KEYS = (
     "title", "slug", "claim", "claim_quote", "claimant", "claim_date", "claim_urls", "verdict",
@@ -197,7 +207,7 @@ class _Loader:
         """Start rendering many bodies: cache misses go to the worker processes together.
 
         Returns at once; calling the result waits for the workers, then sets each entry's
-        ``body_html`` (and warns about the links each body dropped).
+        ``body`` (and warns about the links each body dropped).
         """
         keys = [self._markdown_key(body) for _, body in pending]
         results = [None if self._whole_entries_only else self.cache.get(key) for key in keys]
@@ -215,7 +225,7 @@ class _Loader:
                 if not self._whole_entries_only:
                     self.cache.put(keys[i], rendered)
             for (entry, body), rendered in zip(pending, results, strict=True):
-                entry.body_html = self._accept(body, rendered)
+                entry.body = pack_html(self._accept(body, rendered))
 
         return finish
 

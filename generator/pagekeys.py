@@ -109,11 +109,13 @@ class PageKeys:
         """The hash of one list, tuple, dict or dataclass instance, by its contents."""
         kind = type(value)
         if kind is Entry or kind is Company or kind is Page:
-            # Every field by its repr (plain data all the way down); the body by its bytes.
+            # Every field by its repr (plain data all the way down); the body by its bytes
+            # (an entry's as packed: the same HTML always packs to the same bytes).
             fields = [(f.name, getattr(value, f.name)) for f in dataclasses.fields(value)
-                      if f.name != "body_html"]
+                      if f.name not in ("body", "body_html")]
             digest = hashlib.blake2b(repr((kind.__name__, fields)).encode(), digest_size=16)
-            digest.update(value.body_html.encode("utf-8", "surrogatepass"))
+            digest.update(value.body if kind is Entry else
+                          value.body_html.encode("utf-8", "surrogatepass"))
             return digest.digest()
         digest = hashlib.blake2b(kind.__qualname__.encode(), digest_size=16)
         if kind is dict:

@@ -16,7 +16,9 @@ from generator import markdown
 from generator.build import BuildOptions
 from generator.build import build as build_site
 from generator.cache import DiskCache, MemoryCache
-from generator.diagnostics import BuildFailed
+from generator.diagnostics import BuildFailed, Report
+from generator.loader import load_site
+from generator.model import pack_html, unpack_html
 
 
 def build(run, site, out, *extra: str) -> None:
@@ -164,6 +166,20 @@ def test_a_build_leaves_the_cycle_collector_as_it_found_it(site, tmp_path) -> No
     finally:
         assert not gc.isenabled()
         gc.enable()
+
+
+def test_entries_hold_their_bodies_packed(site, tmp_path) -> None:
+    """An entry keeps its rendered body compressed (a build holds every entry at once);
+    ``body_html`` gives back exactly the HTML, whatever its characters."""
+    for html in ("", "<p>plain</p>\n", "<p>比亚迪 «é» \U0001f600 \ud800</p>" * 50):
+        assert unpack_html(pack_html(html)) == html
+    text = "<p>Many words, again and again.</p>\n" * 200
+    assert len(pack_html(text)) < len(text) // 10
+    site.entry("2021-01-01-one", title="One", body="Some *words* — 比亚迪.\n\n" * 30)
+    content = load_site(site.root, Report(root=site.root))
+    (entry,) = content.entries
+    assert isinstance(entry.body, bytes) and len(entry.body) < len(entry.body_html) // 5
+    assert entry.body_html.count("<p>Some <em>words</em> — 比亚迪.</p>") == 30
 
 
 def test_an_edit_after_a_warm_build_shows(site, run, tmp_path):

@@ -14,7 +14,7 @@ from types import SimpleNamespace
 import pytest
 
 from generator.feeds import ATOM, atom_feed, xml_attr, xml_leaf, xml_text
-from generator.model import Entry, Verdict, When
+from generator.model import Entry, Verdict, When, pack_html
 from generator.sitemap import SITEMAP_NS, sitemaps
 from generator.urls import Urls
 
@@ -54,7 +54,7 @@ def test_hostile_strings_parse_back_unchanged():
     graph = _graph(strings)
     day = When(dt.datetime(2024, 1, 2, tzinfo=dt.UTC))
     entries = [Entry(slug=f"e{n}", source_path="x", title=s, claim=s, verdict="v", published=day,
-                     author=s, summary=s, companies=list(graph.companies), body_html=s)
+                     author=s, summary=s, companies=list(graph.companies), body=pack_html(s))
                for n, s in enumerate(strings)]
     data = atom_feed(graph=graph, urls=Urls("https://h.example.org"), title=strings[1],
                      feed_path="/feed.xml", page_path="/", entries=entries, with_body=True)
