@@ -376,7 +376,7 @@ def _data_files(graph: SiteGraph, urls: Urls,
 
 
 def _claimreview_items(specs: list[PageSpec], cache: MemoryCache | DiskCache | None,
-                       site_key: str) -> list[str]:
+                       site_key: str) -> list[bytes]:
     """The data feed's items: the ClaimReview each check page embeds, one JSON line each.
 
     A line depends on its entry and on the site key (settings, companies, factsite's
@@ -385,8 +385,8 @@ def _claimreview_items(specs: list[PageSpec], cache: MemoryCache | DiskCache | N
     slot = "claimreview-items"
     kept = cache.get(slot) if cache is not None and site_key else None
     known = kept[1] if isinstance(kept, tuple) and kept[0] == site_key else {}
-    items: list[str] = []
-    made: dict[str, str] = {}
+    items: list[bytes] = []
+    made: dict[str, bytes] = {}
     for spec in specs:
         make = spec.derived.get("claim_review")
         if make is None:

@@ -104,8 +104,8 @@ def claim_review(entry: Entry, graph: SiteGraph, urls: Urls) -> dict[str, Any]:
     return data
 
 
-def feed_item(page_review: dict[str, Any]) -> str:
-    """One check page's ClaimReview as an item of the data feed: a line of JSON.
+def feed_item(page_review: dict[str, Any]) -> bytes:
+    """One check page's ClaimReview as an item of the data feed: a line of JSON, UTF-8.
 
     The feed's own ``@context`` covers its items, so theirs is left out.
     """
@@ -117,10 +117,10 @@ def feed_item(page_review: dict[str, Any]) -> str:
         "dateModified": review["dateModified"],
         "item": [review],
     }
-    return json.dumps(element, ensure_ascii=False, separators=(",", ":"))
+    return json.dumps(element, ensure_ascii=False, separators=(",", ":")).encode()
 
 
-def claimreview_feed(graph: SiteGraph, urls: Urls, items: list[str]) -> bytes:
+def claimreview_feed(graph: SiteGraph, urls: Urls, items: list[bytes]) -> bytes:
     """``/claimreview.json``: the check pages' ClaimReviews as a schema.org DataFeed,
     from their :func:`feed_item` lines."""
     newest = max((e.modified for e in graph.entries), default=None)
@@ -136,9 +136,15 @@ def claimreview_feed(graph: SiteGraph, urls: Urls, items: list[str]) -> bytes:
     # One line per item, by the C encoder: json's indented output is made by its pure
     # Python encoder, about 1 GB of small strings for 100,000 checks.
     head = json.dumps(feed, ensure_ascii=False, indent=1)
-    # Joined as bytes: one copy of the items (15 MB at 10,000 checks), not three.
-    return b"".join([f'{head[:-2]},\n "dataFeedElement": [\n'.encode(),
-                     ",\n".join(items).encode(), b"\n ]\n}\n"])
+    # One join of the items, already bytes: the file is their only copy (90 MB at
+    # 100,000 checks; joining, then encoding, then adding head and tail made three).
+    parts = [f'{head[:-2]},\n "dataFeedElement": [\n'.encode()]
+    for item in items:
+        parts += (item, b",\n")
+    if items:
+        parts.pop()  # the last separator
+    parts.append(b"\n ]\n}\n")
+    return b"".join(parts)
 
 
 _SCRIPT_ESCAPES = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026",

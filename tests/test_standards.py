@@ -830,6 +830,24 @@ def test_sitemap_index_split_validates(base_url):
 # == 4. The ClaimReview data feed =================================================================
 
 
+def test_claimreview_data_feed_of_no_checks_and_of_one(site, run) -> None:
+    """The feed's items are joined as bytes around a head and a tail: with none, and
+    with one, it is still one JSON document (and its lines as documented)."""
+    result = run("build", str(site.root), "-q")
+    assert result.code == 0, result.err
+    text = (site.out / "claimreview.json").read_text("utf-8")
+    assert json.loads(text)["dataFeedElement"] == []
+    assert text.endswith('"dataFeedElement": [\n\n ]\n}\n')
+    site.entry("2021-01-01-one", title="Café «one»", body="Words.")
+    result = run("build", str(site.root), "-q")
+    assert result.code == 0, result.err
+    text = (site.out / "claimreview.json").read_text("utf-8")
+    (element,) = json.loads(text)["dataFeedElement"]
+    assert element["item"][0]["name"] == "Café «one»"
+    line, rest = text.split('"dataFeedElement": [\n', 1)[1].split("\n", 1)
+    assert json.loads(line) == element and rest == " ]\n}\n"  # one line per item
+
+
 def test_claimreview_data_feed_holds_one_item_per_published_check(built):
     feed = json.loads((built.out / "claimreview.json").read_text("utf-8"))
     assert feed["@context"] in (SCHEMA_ORG, SCHEMA_ORG + "/")
