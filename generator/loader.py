@@ -33,6 +33,7 @@ from .markdown import (
     render_many,
 )
 from .model import (
+    ENTRY_KEYS,
     Company,
     Content,
     Correction,
@@ -44,11 +45,6 @@ from .model import (
     pack_html,
 )
 
-ENTRY_KEYS = (
-    "title", "slug", "claim", "claim_quote", "claimant", "claim_date", "claim_urls", "verdict",
-    "verdict_explanation", "companies", "published", "updated", "author", "tags", "summary",
-    "sources", "corrections", "draft",
-)  # fmt: skip
 COMPANY_KEYS = ("name", "aliases", "website", "wikidata", "industry")
 PAGE_KEYS = ("title", "menu", "description")
 SOURCE_KEYS = ("title", "url", "archive_url")
@@ -446,7 +442,7 @@ class _Loader:
             sources=self.sources(fields),
             corrections=self.corrections(fields),
             draft=fields.boolean("draft", False),
-            field_lines={k[0]: line for k, line in doc.lines.items() if len(k) == 1},
+            field_lines=tuple(doc.lines.get((key,), 0) for key in ENTRY_KEYS),
         )
         if entry.updated and published and entry.updated < published:
             fields.problem(

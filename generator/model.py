@@ -2,6 +2,10 @@
 
 Everything here has already been checked by :mod:`generator.loader`; templates and the
 site graph can rely on the types without checking again.
+
+A build holds every entry of the site at once (100,000 on a large archive), so the
+classes that come once or more per entry use ``slots``: no per-object ``__dict__``
+(a ``When`` takes 48 bytes instead of 350).
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True, order=True, slots=True)
 class When:
     """A date or date-time as authored; ``moment`` is timezone-aware for comparisons."""
 
@@ -88,14 +92,14 @@ class SiteConfig:
         return min(ratings) if ratings else None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Source:
     url: str
     title: str | None = None
     archive_url: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Correction:
     date: When
     note: str
@@ -118,7 +122,15 @@ class Company:
         return f"https://www.wikidata.org/wiki/{self.wikidata}" if self.wikidata else None
 
 
-@dataclass
+# The front matter keys of an entry, in the order its field_lines follow.
+ENTRY_KEYS = (
+    "title", "slug", "claim", "claim_quote", "claimant", "claim_date", "claim_urls", "verdict",
+    "verdict_explanation", "companies", "published", "updated", "author", "tags", "summary",
+    "sources", "corrections", "draft",
+)  # fmt: skip
+
+
+@dataclass(slots=True)
 class Entry:
     """One fact-check. ``companies`` holds resolved company slugs, in authored order."""
 
@@ -145,14 +157,20 @@ class Entry:
     # each body once or twice (its page, the main feed). Packed, the bodies of 10,000
     # entries take 16 MB instead of 78 MB (100,000: 160 MB instead of 820 MB).
     body: bytes = field(default=b"", repr=False)
-    field_lines: dict[str, int] = field(default_factory=dict)  # front matter key → line
+    # The line of each of ENTRY_KEYS in the file (0: not given). A tuple of small ints,
+    # not a dict: 200 bytes per entry instead of 1,000 (a site holds all of them).
+    field_lines: tuple[int, ...] = ()
     # A hash of everything the entry was made from (its file's bytes, where it is, the
     # settings it was checked against), set by the loader; page keys use it.
     fingerprint: str = field(default="", repr=False, compare=False)
 
     def line_of(self, key: str | None) -> int | None:
         """The source line of front matter field ``key`` (for later checks' messages)."""
-        return self.field_lines.get(key) if key else None
+        if key not in ENTRY_KEYS:
+            return None
+        position = ENTRY_KEYS.index(key)
+        line = self.field_lines[position] if position < len(self.field_lines) else 0
+        return line or None
 
     @property
     def body_html(self) -> str:

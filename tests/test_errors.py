@@ -971,3 +971,17 @@ def test_yaml_alias_bomb_does_not_hang(site, good):
     result = factsite("build", str(site.root), "--quiet", timeout=30)
     assert result.returncode == 0, result.stderr  # the unknown l0…l9 keys are warnings
     assert "Traceback" not in result.stderr
+
+
+def test_claimreview_warnings_point_at_the_front_matter_line(site, run) -> None:
+    """Page checks run long after loading; the entry keeps the line of each front matter
+    field for their messages (the claim on line 3, a missing claimant at the file)."""
+    site.entry("2021-01-01-long", title="Long", claim="BYD " + "and Xiaomi " * 10)
+    site.write("content/entries/2021/2021-01-02-anonymous.md",
+               "---\ntitle: Anonymous\nclaim: Short\nverdict: false\npublished: 2021-01-02\n"
+               "companies: [BYD]\nclaim_urls: [https://social.example.com/p/2]\n---\n\nText.\n")
+    result = run("build", str(site.root))
+    assert result.code == 0, result.err
+    assert "2021-01-01-long.md:3: warning: ClaimReview: 'claimReviewed'" in result.err
+    assert "content/entries/2021/2021-01-02-anonymous.md:1: warning: ClaimReview: " \
+        "'itemReviewed.author' is missing" in result.err
