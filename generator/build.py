@@ -284,10 +284,10 @@ def build(
 def _release_freed_memory() -> None:
     """Give memory that Python has freed back to the system.
 
-    glibc's allocator keeps freed memory for reuse; after loading a large site (file
-    texts, parsed front matter, Markdown results in transit) that is about 150 MB per
-    10,000 entries that the rest of the build never needs but would still hold. A no-op
-    where the C library has no ``malloc_trim``.
+    glibc's allocator keeps freed memory for reuse; loading a large site leaves some
+    (file texts, parsed front matter, Markdown results in transit, each a window of
+    files at a time) that the rest of the build never needs but would still hold. A
+    no-op where the C library has no ``malloc_trim``.
     """
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL(None).malloc_trim(0)
