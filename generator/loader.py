@@ -205,8 +205,9 @@ class _Loader:
         Returns at once; calling the result waits for the workers, then sets each entry's
         ``body`` (and warns about the links each body dropped).
         """
-        keys = [self._markdown_key(body) for _, body in pending]
-        results = [None if self._whole_entries_only else self.cache.get(key) for key in keys]
+        cached = not self._whole_entries_only
+        keys = [self._markdown_key(body) for _, body in pending] if cached else []
+        results = [self.cache.get(key) for key in keys] if cached else [None] * len(pending)
         misses = [i for i, rendered in enumerate(results) if rendered is None]
         texts = [pending[i][1].text for i in misses]
         if workers is not None and texts:
@@ -218,7 +219,7 @@ class _Loader:
         def finish() -> None:
             for i, rendered in zip(misses, waiting(), strict=True):
                 results[i] = rendered
-                if not self._whole_entries_only:
+                if cached:
                     self.cache.put(keys[i], rendered)
             for (entry, body), rendered in zip(pending, results, strict=True):
                 entry.body = pack_html(self._accept(body, rendered))

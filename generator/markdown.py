@@ -11,7 +11,6 @@ import pickle
 import re
 import subprocess
 import sys
-import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -84,7 +83,8 @@ class Workers:
 
     Each worker is driven by a thread of its own (sending a batch and waiting for its
     answer releases the GIL), so the caller goes on reading files while they render.
-    A worker that dies has its batches rendered by its thread in this process instead.
+    Batches go to the workers in turn, across calls. A worker that dies has its batches
+    rendered by its thread in this process instead.
     """
 
     def __init__(self, count: int) -> None:
@@ -100,31 +100,32 @@ class Workers:
                     stderr=subprocess.DEVNULL))
         except OSError:  # no workers: the texts are rendered in this process
             self.close()
-        self._free = list(self.processes)  # not yet bound to a thread
-        self._bound = threading.local()  # each thread's worker (None once it died)
-        self._lock = threading.Lock()
-        self._threads = ThreadPoolExecutor(len(self.processes)) if self.processes else None
+        # One thread per worker; each alone uses its worker, and only it marks it dead.
+        self._feeders = [ThreadPoolExecutor(1) for _ in self.processes]
+        self._alive = [True for _ in self.processes]
+        self._turn = 0  # the worker the next batch goes to
 
     def start(self, texts: list[str], allow_html: bool) -> Callable[[], list[Rendered]]:
         """Hand ``texts`` to the workers and return at once; calling the result waits for
         them and gives them back rendered, in order.
 
-        The texts go out in batches of :data:`BATCH` taken in turn by the workers.
+        The texts go out in batches of :data:`BATCH`, to the workers in turn.
         """
-        if self._threads is None:
+        if not self._feeders:
             done = _render_chunk(allow_html, texts)
             return lambda: done
-        batches = [self._threads.submit(self._render, allow_html, texts[i : i + BATCH])
-                   for i in range(0, len(texts), BATCH)]
+        batches = []
+        for first in range(0, len(texts), BATCH):
+            number = self._turn % len(self._feeders)
+            self._turn += 1
+            batches.append(self._feeders[number].submit(
+                self._render, number, allow_html, texts[first : first + BATCH]))
         return lambda: [rendered for batch in batches for rendered in batch.result()]
 
-    def _render(self, allow_html: bool, texts: list[str]) -> list[Rendered]:
-        """On a feeding thread: render one batch on this thread's worker."""
-        if not hasattr(self._bound, "worker"):
-            with self._lock:
-                self._bound.worker = self._free.pop()
-        worker = self._bound.worker
-        if worker is not None:
+    def _render(self, number: int, allow_html: bool, texts: list[str]) -> list[Rendered]:
+        """On worker ``number``'s thread: render one batch there."""
+        if self._alive[number]:
+            worker = self.processes[number]
             try:
                 pickle.dump((allow_html, texts), worker.stdin, pickle.HIGHEST_PROTOCOL)  # type: ignore[arg-type]
                 worker.stdin.flush()  # type: ignore[union-attr]
@@ -133,15 +134,15 @@ class Workers:
                     raise ValueError("a worker answered for other texts")
                 return [Rendered(html, dropped) for html, dropped in done]
             except (OSError, EOFError, ValueError, pickle.UnpicklingError):
-                self._bound.worker = None  # it died: this thread renders from now on
+                self._alive[number] = False  # it died: its thread renders from now on
                 worker.kill()
         return _render_chunk(allow_html, texts)
 
     def close(self) -> None:
         """Wait for the batches handed out and let the workers exit (idempotent)."""
-        if getattr(self, "_threads", None) is not None:
-            self._threads.shutdown()
-            self._threads = None
+        for feeder in getattr(self, "_feeders", []):
+            feeder.shutdown()
+        self._feeders = []
         for worker in self.processes:
             try:
                 worker.communicate(b"")
