@@ -211,7 +211,9 @@ def build(
                                      graph.config.search_shard_size,
                                      lambda name: output_file(urls.pagefind(name)), search,
                                      cache, {f: r.digest for f, r in recorded.items()
-                                             if r.digest})
+                                             if r.digest},
+                                     {f: (r.key, r.stat) for f, r in recorded.items()
+                                      if r.key.startswith("pagefind-bundle:")})
                 pages_sink = index
                 specs_in_order = _index_order(specs, index, keys, recorded)
             else:
@@ -244,6 +246,9 @@ def build(
             stats = sink.commit()
             committed = True
             if records_slot and cache is not None and isinstance(sink, OutputWriter):
+                if index is not None:  # the search bundle's files, to keep them next time
+                    records.pages.update(
+                        (file, PageRecord(bundle)) for file, bundle in index.bundle_files.items())
                 cache.put(records_slot, records.finished(
                     sink, index.digests if index is not None else {}))
             if stamp_path is not None and isinstance(sink, OutputWriter):

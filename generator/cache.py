@@ -61,6 +61,9 @@ class MemoryCache:
     def put(self, key: str, value: Any) -> None:
         self._items[key] = value
 
+    def keep(self, key: str) -> None:
+        """Nothing to do: values are never dropped."""
+
     def __len__(self) -> int:
         return len(self._items)
 
@@ -81,6 +84,9 @@ class NoCache:
         return None
 
     def put(self, key: str, value: Any) -> None:
+        pass
+
+    def keep(self, key: str) -> None:
         pass
 
     def flush(self) -> None:
@@ -159,6 +165,10 @@ class DiskCache:
         self._new_bytes += len(data)
         if self._new_bytes > self.FLUSH_BYTES:  # a large site: do not hold it all
             self.flush()
+
+    def keep(self, key: str) -> None:
+        """Count ``key``'s value used (so :meth:`close` keeps it) without reading it."""
+        self._used.add(key)
 
     def flush(self) -> None:
         """Write the values put so far, so a build that fails later still keeps them."""

@@ -70,6 +70,8 @@ class Sink(Protocol):
 
     def keep(self, relpath: str) -> None: ...
 
+    def identity(self, relpath: str) -> tuple[int, int, int] | None: ...
+
     def current(self, relpath: str) -> bytes: ...
 
 
@@ -77,6 +79,8 @@ class Cache(Protocol):
     def get(self, key: str) -> Any | None: ...
 
     def put(self, key: str, value: Any) -> None: ...
+
+    def keep(self, key: str) -> None: ...
 
     def flush(self) -> None: ...
 
@@ -476,7 +480,10 @@ class ShardedIndex:
 
     A shard whose pages are, in what Pagefind reads of them (:func:`page_digest`), those
     of the last build is not re-indexed: its files come from ``cache``, which keeps only
-    the latest bundle of each shard.
+    the latest bundle of each shard. And if the output folder still holds them as the
+    last build left them (``left``: output file → bundle key and (size, mtime, inode)
+    after that build), they are kept as they are, neither read nor written.
+    ``bundle_files`` says which bundle each file published now belongs to, for the next.
 
     ``service`` is the Pagefind to use, one index after another; the caller starts it
     (early, while the build's process is small) and closes it.
@@ -484,7 +491,9 @@ class ShardedIndex:
 
     def __init__(self, sink: Sink, pages: dict[str, str], shard_size: int,
                  place: Callable[[str], str], service: SearchIndex,
-                 cache: Cache | None = None, kept: dict[str, str] | None = None) -> None:
+                 cache: Cache | None = None, kept: dict[str, str] | None = None,
+                 left: dict[str, tuple[str, tuple[int, int, int] | None]] | None = None,
+                 ) -> None:
         self.sink = sink
         self.service = service
         self.pages = pages
@@ -502,6 +511,10 @@ class ShardedIndex:
         self._done: set[int] = set()
         self.indexed = 0  # shards Pagefind built in this run (the others were unchanged)
         self._running: tuple[int, str, str] | None = None  # the shard Pagefind works on
+        self._left: dict[str, list[tuple[str, tuple[int, int, int] | None]]] = {}
+        for file, (bundle, identity) in (left or {}).items():
+            self._left.setdefault(bundle, []).append((file, identity))
+        self.bundle_files: dict[str, str] = {}  # output file → its bundle's key
 
     def write(self, relpath: str, data: bytes) -> None:
         self.sink.write(relpath, data)
@@ -551,9 +564,11 @@ class ShardedIndex:
         key = content_key("pagefind-shard", _pagefind_version().encode(),
                           *(f"{self.pages[relpath]}\0{digest}".encode()
                             for relpath, digest, _ in pages))
+        if self._keep_bundle(shard, key, slot):
+            return
         kept = self.cache.get(slot) if self.cache is not None else None
         if kept is not None and kept[0] == key:
-            self._publish(shard, kept[1])
+            self._publish(shard, key, kept[1])
             return
         self._collect()  # one index at a time: the previous shard finishes first
         if self.service.pages:  # it holds the previous shard
@@ -576,14 +591,36 @@ class ShardedIndex:
         if self.cache is not None:
             self.cache.put(slot, (key, files))
             self.cache.flush()  # a bundle is megabytes: to disk now, not held until the end
-        self._publish(shard, files)
+        self._publish(shard, key, files)
 
-    def _publish(self, shard: int, files: list[tuple[str, bytes]]) -> None:
+    def _bundle(self, shard: int, key: str) -> str:
+        """The key of a shard's published files: its index's key and its folder."""
+        return f"pagefind-bundle:{key}:{self.folders[shard]}"
+
+    def _publish(self, shard: int, key: str, files: list[tuple[str, bytes]]) -> None:
         folder = self.folders[shard]
+        bundle = self._bundle(shard, key)
         for name, data in files:
             if folder and name.startswith(SHARED_BUNDLE_FILES):
                 continue  # published once, at the root
-            self.sink.write(self.place(folder + name), data)
+            file = self.place(folder + name)
+            self.sink.write(file, data)
+            self.bundle_files[file] = bundle
+
+    def _keep_bundle(self, shard: int, key: str, slot: str) -> bool:
+        """Keep the shard's files in the output folder if the last build left exactly
+        this bundle there, untouched since (the same size, mtime and inode)."""
+        bundle = self._bundle(shard, key)
+        left = self._left.get(bundle)
+        if not left or any(identity is None or self.sink.identity(file) != identity
+                           for file, identity in left):
+            return False
+        for file, _ in left:
+            self.sink.keep(file)
+            self.bundle_files[file] = bundle
+        if self.cache is not None:
+            self.cache.keep(slot)  # still this shard's latest bundle
+        return True
 
 
 def _pagefind_version() -> str:

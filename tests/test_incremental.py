@@ -11,6 +11,8 @@ import re
 import pytest
 from conftest import Site, snapshot
 
+from generator.cache import DiskCache
+
 
 def corpus(site: Site, count: int = 24) -> None:
     verdicts = ["true", "mostly-true", "mixed", "misleading", "false", "unproven"]
@@ -175,6 +177,47 @@ def test_only_the_shards_whose_indexed_text_changed_are_indexed_again(site, run,
     assert len(changed) == 12  # each now shows the mover among its related checks
     assert re.search(r"\(1 of \d+ shards indexed", result.err), result.err
     assert snapshot(site.out) == from_nothing(run, site, tmp_path, "fresh")
+
+
+def test_unchanged_search_shards_stay_as_they_are_in_the_output(site, run, tmp_path,
+                                                                monkeypatch):
+    """A shard that is not indexed again, whose files the output folder holds as the
+    last build left them, is kept as it is: its bundle is not even read from the cache
+    to be compared with them. A file of one changed by hand is put back."""
+    settings = site.root / "content" / "site.yaml"
+    settings.write_text(settings.read_text(encoding="utf-8") + "search_shard_size: 3\n",
+                        encoding="utf-8")
+    corpus(site)
+    rebuild(run, site)
+    bundle = {path: (path.stat().st_mtime_ns, path.stat().st_ino)
+              for path in (site.out / "pagefind").rglob("*") if path.is_file()}
+    looked_up: list[str] = []
+    get = DiskCache.get
+
+    def counting_get(self, key):
+        looked_up.append(key)
+        return get(self, key)
+
+    monkeypatch.setattr(DiskCache, "get", counting_get)
+    EDITS["body"](site)
+    result = run("build", str(site.root), "-q", "--profile")
+    assert result.code == 0, result.err
+    indexed, shards = map(int, re.search(r"\((\d+) of (\d+) shards", result.err).groups())
+    assert indexed == 1 and shards >= 4
+    # The edited shard's slot only: the others were kept without reading theirs.
+    assert len([key for key in looked_up if key.startswith("pagefind-shard:")]) == 1
+    untouched = [path for path, seen in bundle.items()
+                 if path.is_file() and (path.stat().st_mtime_ns, path.stat().st_ino) == seen]
+    # Every shard's files but the edited one's (and the root's shared script and wasm).
+    assert len(untouched) > len(bundle) // 2, (len(untouched), len(bundle))
+    assert snapshot(site.out) == from_nothing(run, site, tmp_path, "fresh")
+    tampered = next(p for p in untouched if p.suffix == ".pf_fragment")
+    good = tampered.read_bytes()
+    tampered.write_bytes(b"tampered")
+    EDITS["verdict and companies"](site)  # an edit elsewhere: the build is not skipped
+    rebuild(run, site)
+    assert tampered.read_bytes() == good
+    assert snapshot(site.out) == from_nothing(run, site, tmp_path, "fresh-again")
 
 
 def test_a_failed_build_still_finds_template_errors_and_spoils_no_cache(site, run):
