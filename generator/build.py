@@ -210,10 +210,7 @@ def build(
                 index = ShardedIndex(sink, _check_pages(specs, urls),
                                      graph.config.search_shard_size,
                                      lambda name: output_file(urls.pagefind(name)), search,
-                                     cache, {f: r.digest for f, r in recorded.items()
-                                             if r.digest},
-                                     {f: (r.key, r.stat) for f, r in recorded.items()
-                                      if r.key.startswith("pagefind-bundle:")})
+                                     cache, recorded)
                 pages_sink = index
                 specs_in_order = _index_order(specs, index, keys, recorded)
             else:
@@ -223,7 +220,7 @@ def build(
                 specs_in_order = specs
             records = _render_pages(specs_in_order, graph, urls, theme, content.static_files,
                                     pages_sink, report, progress, links, cache, keys,
-                                    recorded, check_files=write)
+                                    recorded)
             phases.done(f"render pages ({records.rendered} rendered, "
                         f"{len(specs) - records.rendered} unchanged)")
             # Made while Pagefind indexes the last shard, on the other core.
@@ -245,15 +242,15 @@ def build(
                 raise BuildFailed(report)
             stats = sink.commit()
             committed = True
-            if records_slot and cache is not None and isinstance(sink, OutputWriter):
-                if index is not None:  # the search bundle's files, to keep them next time
-                    records.pages.update(
-                        (file, PageRecord(bundle)) for file, bundle in index.bundle_files.items())
-                cache.put(records_slot, records.finished(
-                    sink, index.digests if index is not None else {}))
-            if stamp_path is not None and isinstance(sink, OutputWriter):
+            # Every file's identity after the commit, looked up once for both records.
+            outputs = (stamp.record_outputs(sink.root, sink.produced)
+                       if isinstance(sink, OutputWriter) and (records_slot or stamp_path)
+                       else {})
+            if records_slot and cache is not None:
+                cache.put(records_slot, records.finished(outputs, index))
+            if stamp_path is not None:
                 stamp.save(stamp_path, stamp.Stamp(
-                    inputs.digest, stamp.record_outputs(sink.root, sink.produced), len(specs),
+                    inputs.digest, outputs, len(specs),
                     _next_due(content.entries, now, options.drafts),
                     stamp.warning_records(report.items), notes, content.config.base_url,
                     inputs.files, inputs.taken_ns))
@@ -456,13 +453,19 @@ class RenderedPages:
     pages: dict[str, PageRecord] = field(default_factory=dict)  # by output file
     rendered: int = 0
 
-    def finished(self, sink: OutputWriter, digests: dict[str, str]) -> dict[str, PageRecord]:
-        """The records, after ``sink`` committed: each with its file's identity (a kept
-        file is as recorded; a rendered one is looked at) and, for an indexed page, the
-        digest its search shard was keyed by (from ``digests``)."""
+    def finished(self, outputs: dict[str, list[int]],
+                 index: ShardedIndex | None) -> dict[str, PageRecord]:
+        """The records, after the commit: one more for each search bundle file (keyed by
+        its bundle), each with its file's identity in ``outputs``
+        (:func:`stamp.record_outputs`) and, for an indexed page, the digest its search
+        shard was keyed by."""
+        if index is not None:
+            self.pages.update((file, PageRecord(bundle))
+                              for file, bundle in index.bundle_files.items())
+        digests = index.digests if index is not None else {}
         for relpath, record in self.pages.items():
-            if record.stat is None:
-                record.stat = sink.identity(relpath)
+            identity = outputs.get(relpath)
+            record.stat = (identity[0], identity[1], identity[2]) if identity else None
             record.digest = digests.get(relpath, "")
         return self.pages
 
@@ -499,14 +502,9 @@ def _render_pages(
     cache: MemoryCache | DiskCache | None = None,
     keys: dict[str, str | None] | None = None,
     recorded: dict[str, PageRecord] | None = None,
-    check_files: bool = True,
 ) -> RenderedPages:
-    """Render every page of the plan into ``sink``, except those whose key and output
-    file are as the last build ``recorded`` them: those are kept as they are.
-
-    Without ``check_files`` (a sink that writes nothing) a page whose key is unchanged
-    is skipped whatever its file: it rendered without errors from the same inputs.
-    """
+    """Render every page of the plan into ``sink``, except those whose key is unchanged
+    and whose output file the sink can keep as the last build ``recorded`` it."""
     keys = keys or {}
     recorded = recorded or {}
     result = RenderedPages()
@@ -519,10 +517,8 @@ def _render_pages(
         entry = spec.context.get("entry")
         key = keys.get(file)
         record = _same_key(file, keys, recorded)
-        if (record is not None
-                and (links is None or record.links is not None)
-                and (not check_files
-                     or (record.stat is not None and record.stat == sink.identity(file)))):
+        if (record is not None and (links is None or record.links is not None)
+                and sink.can_keep(file, record.stat)):
             sink.keep(file)
             if entry is not None and not report.has_errors:
                 _report_findings(record.findings, entry, report)

@@ -37,7 +37,8 @@ GRAPH_READS_COVERED = frozenset({
 
 @dataclass
 class PageRecord:
-    """What a build knows about one page it wrote, for the next build to reuse.
+    """What a build knows about one page it wrote, for the next build to reuse (or about
+    one file of the search bundle: its ``key`` is then that of the shard's bundle).
 
     ``digest`` is, for an indexed page, the hash its search shard is keyed by; ``stat``
     (size, mtime_ns, inode) is of the output file after the build, so a file touched

@@ -39,7 +39,7 @@ import subprocess
 import tempfile
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -70,9 +70,17 @@ class Sink(Protocol):
 
     def keep(self, relpath: str) -> None: ...
 
-    def identity(self, relpath: str) -> tuple[int, int, int] | None: ...
+    def can_keep(self, relpath: str, recorded: tuple[int, int, int] | None) -> bool: ...
 
     def current(self, relpath: str) -> bytes: ...
+
+
+class Record(Protocol):
+    """What the last build recorded of an output file (``pagekeys.PageRecord``)."""
+
+    key: str  # for a search bundle file, its bundle (see ShardedIndex)
+    digest: str  # for a check page, its page_digest
+    stat: tuple[int, int, int] | None  # the file's identity after that build
 
 
 class Cache(Protocol):
@@ -398,6 +406,9 @@ def _cbor_head(major: int, arg: int) -> bytes:
     raise ValueError(f"number too large for CBOR: {arg}")
 
 
+_BUNDLE = "pagefind-bundle:"  # starts the key of a shard's published files
+
+
 _IGNORED_ALL = re.compile(rb"<([a-zA-Z][a-zA-Z0-9]*)\b[^>]*\sdata-pagefind-ignore=\"all\"[^>]*>")
 
 
@@ -481,9 +492,9 @@ class ShardedIndex:
     A shard whose pages are, in what Pagefind reads of them (:func:`page_digest`), those
     of the last build is not re-indexed: its files come from ``cache``, which keeps only
     the latest bundle of each shard. And if the output folder still holds them as the
-    last build left them (``left``: output file → bundle key and (size, mtime, inode)
-    after that build), they are kept as they are, neither read nor written.
-    ``bundle_files`` says which bundle each file published now belongs to, for the next.
+    last build left them (``recorded``: its record of each output file), they are kept as
+    they are, neither read nor written. ``bundle_files`` says which bundle each file
+    published now belongs to, for the next build's records.
 
     ``service`` is the Pagefind to use, one index after another; the caller starts it
     (early, while the build's process is small) and closes it.
@@ -491,15 +502,12 @@ class ShardedIndex:
 
     def __init__(self, sink: Sink, pages: dict[str, str], shard_size: int,
                  place: Callable[[str], str], service: SearchIndex,
-                 cache: Cache | None = None, kept: dict[str, str] | None = None,
-                 left: dict[str, tuple[str, tuple[int, int, int] | None]] | None = None,
-                 ) -> None:
+                 cache: Cache | None = None,
+                 recorded: Mapping[str, Record] | None = None) -> None:
         self.sink = sink
         self.service = service
         self.pages = pages
-        # Output file → page_digest of the pages the last build wrote, for those this
-        # build may keep without rendering them.
-        self.kept = kept or {}
+        self.recorded = recorded or {}  # by the last build, by output file
         self.digests: dict[str, str] = {}  # output file → page_digest of each page so far
         self.place = place  # a path below /pagefind/ → the output file
         self.cache = cache
@@ -511,9 +519,10 @@ class ShardedIndex:
         self._done: set[int] = set()
         self.indexed = 0  # shards Pagefind built in this run (the others were unchanged)
         self._running: tuple[int, str, str] | None = None  # the shard Pagefind works on
-        self._left: dict[str, list[tuple[str, tuple[int, int, int] | None]]] = {}
-        for file, (bundle, identity) in (left or {}).items():
-            self._left.setdefault(bundle, []).append((file, identity))
+        self._left: dict[str, list[str]] = {}  # bundle → its files the last build left
+        for file, record in self.recorded.items():
+            if record.key.startswith(_BUNDLE):
+                self._left.setdefault(record.key, []).append(file)
         self.bundle_files: dict[str, str] = {}  # output file → its bundle's key
 
     def write(self, relpath: str, data: bytes) -> None:
@@ -525,11 +534,12 @@ class ShardedIndex:
             self._arrived(relpath, page_digest(data), html)
 
     def keep(self, relpath: str) -> None:
-        """A page the output folder already holds (its digest is in ``kept``)."""
+        """A page the output folder already holds (as the last build recorded it)."""
         self.sink.keep(relpath)
         if relpath in self.pages:
-            digest = self.kept.get(relpath)
-            if digest is None:  # not known: read it (once, here)
+            record = self.recorded.get(relpath)
+            digest = record.digest if record is not None else ""
+            if not digest:  # not known: read it (once, here)
                 digest = page_digest(self.sink.current(relpath))
             self._arrived(relpath, digest, None)
 
@@ -595,7 +605,7 @@ class ShardedIndex:
 
     def _bundle(self, shard: int, key: str) -> str:
         """The key of a shard's published files: its index's key and its folder."""
-        return f"pagefind-bundle:{key}:{self.folders[shard]}"
+        return f"{_BUNDLE}{key}:{self.folders[shard]}"
 
     def _publish(self, shard: int, key: str, files: list[tuple[str, bytes]]) -> None:
         folder = self.folders[shard]
@@ -612,10 +622,10 @@ class ShardedIndex:
         this bundle there, untouched since (the same size, mtime and inode)."""
         bundle = self._bundle(shard, key)
         left = self._left.get(bundle)
-        if not left or any(identity is None or self.sink.identity(file) != identity
-                           for file, identity in left):
+        if not left or not all(self.sink.can_keep(file, self.recorded[file].stat)
+                               for file in left):
             return False
-        for file, _ in left:
+        for file in left:
             self.sink.keep(file)
             self.bundle_files[file] = bundle
         if self.cache is not None:

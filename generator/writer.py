@@ -98,7 +98,12 @@ class NullSink:
         self.produced.add(check_relpath(relpath))
 
     def identity(self, relpath: str) -> tuple[int, int, int] | None:
-        return None  # nothing is written, so nothing can be kept
+        return None  # nothing is written
+
+    def can_keep(self, relpath: str, recorded: tuple[int, int, int] | None) -> bool:
+        """Always: nothing is written, so a file unchanged in its inputs need not be made
+        again whatever the output folder holds (a check, or a build with errors)."""
+        return True
 
     def keep(self, relpath: str) -> None:
         self.produced.add(check_relpath(relpath))
@@ -158,6 +163,12 @@ class OutputWriter:
         ``None`` when there is none (missing, a link, or below a linked folder)."""
         info = self._own_file(relpath)
         return (info.st_size, info.st_mtime_ns, info.st_ino) if info is not None else None
+
+    def can_keep(self, relpath: str, recorded: tuple[int, int, int] | None) -> bool:
+        """Whether the output folder holds its own file at ``relpath`` exactly as a build
+        ``recorded`` it after committing (:meth:`identity`): untouched since, it may be
+        kept (:meth:`keep`) instead of being written again."""
+        return recorded is not None and self.identity(relpath) == recorded
 
     def _own_file(self, relpath: str) -> os.stat_result | None:
         """The status of the output folder's own regular file at ``relpath``, if any.
