@@ -30,7 +30,6 @@ from .markdown import (
     MarkdownRenderer,
     Rendered,
     Workers,
-    render_many,
 )
 from .model import (
     ENTRY_KEYS,
@@ -213,7 +212,7 @@ class _Loader:
         if workers is not None and texts:
             waiting = workers.start(texts, self.config.allow_html)
         else:
-            done = render_many(texts, self.config.allow_html, jobs=1)
+            done = [self.renderer.render(text) for text in texts]
             waiting = lambda: done  # noqa: E731
 
         def finish() -> None:

@@ -151,35 +151,24 @@ class Workers:
         self.processes = []
 
 
-def render_many(texts: list[str], allow_html: bool, jobs: int) -> list[Rendered]:
-    """Render many Markdown texts, over ``jobs`` processes when there are enough of them.
-
-    The output is the same as rendering them one by one: each text is rendered on its
-    own and results come back in order.
-    """
-    if len(texts) < PARALLEL_MIN or jobs <= 1:
-        return _render_chunk(allow_html, texts)
-    workers = Workers(jobs)
-    try:
-        return workers.start(texts, allow_html)()
-    finally:
-        workers.close()
-
-
 def _render_chunk(allow_html: bool, texts: list[str]) -> list[Rendered]:
     renderer = MarkdownRenderer(allow_html)
     return [renderer.render(text) for text in texts]
 
 
 def _work() -> None:
-    """A worker of :func:`render_many`: pickled (allow_html, texts) batches in on stdin,
+    """A process of :class:`Workers`: pickled (allow_html, texts) batches in on stdin,
     the rendered (html, dropped links) pairs of each out on stdout, until stdin ends."""
     source, sink = sys.stdin.buffer, sys.stdout.buffer
+    renderers: dict[bool, MarkdownRenderer] = {}  # one parser for all the batches
     while True:
         try:
             allow_html, texts = pickle.load(source)
         except EOFError:
             return
-        done = [(r.html, r.dropped_links) for r in _render_chunk(allow_html, texts)]
+        renderer = renderers.get(allow_html)
+        if renderer is None:
+            renderer = renderers[allow_html] = MarkdownRenderer(allow_html)
+        done = [(r.html, r.dropped_links) for r in map(renderer.render, texts)]
         pickle.dump(done, sink, pickle.HIGHEST_PROTOCOL)
         sink.flush()

@@ -68,14 +68,18 @@ def test_serial_parallel_cold_and_warm_builds_are_identical(site, tmp_path):
 def test_markdown_workers_do_the_work_and_keep_the_order(monkeypatch) -> None:
     texts = [f"# Text {n}\n\n[a](https://example.org/{n}) [b](javascript:alert({n}))"
              for n in range(300)]
-    serial = markdown.render_many(texts, False, jobs=1)
+    serial = [markdown.MarkdownRenderer(False).render(text) for text in texts]
 
     def not_here(allow_html, texts):  # the workers are fresh processes: not patched
         raise AssertionError("rendered in the parent, not in the workers")
 
     monkeypatch.setattr(markdown, "_render_chunk", not_here)
     monkeypatch.setattr(markdown, "BATCH", 7)  # many batches, taken in turn by two workers
-    parallel = markdown.render_many(texts, False, jobs=2)
+    workers = markdown.Workers(2)
+    try:
+        parallel = workers.start(texts, False)()
+    finally:
+        workers.close()
     assert parallel == serial
     assert parallel[7].dropped_links == ["javascript:alert(7)"]
     assert "example.org/299" in parallel[-1].html
@@ -83,7 +87,7 @@ def test_markdown_workers_do_the_work_and_keep_the_order(monkeypatch) -> None:
 
 def test_workers_take_texts_again_and_again_and_survive_a_dead_worker(monkeypatch) -> None:
     texts = [f"Text *{n}* [x](javascript:{n})" for n in range(40)]
-    expected = markdown.render_many(texts, False, jobs=1)
+    expected = [markdown.MarkdownRenderer(False).render(text) for text in texts]
     monkeypatch.setattr(markdown, "BATCH", 3)
     workers = markdown.Workers(2)
     try:
