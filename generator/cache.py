@@ -100,10 +100,10 @@ class DiskCache:
     """A cache kept in ``.factsite-cache/cache.sqlite`` between runs.
 
     Values are pickled, and compressed when large (:data:`COMPRESS_FROM`). A file that
-    is corrupt, or was written by another
-    version of factsite, is detected and started afresh, never trusted. New values are
-    written in one transaction by :meth:`close`, which also drops every entry a
-    successful build did not use, so the cache holds one site's worth of values at most.
+    is corrupt, or was written by another version of factsite, is detected and started
+    afresh, never trusted. New values are written in one transaction by :meth:`close`,
+    which also drops every entry a successful build did not use, so the cache holds one
+    site's worth of values at most.
     """
 
     SCHEMA = f"factsite-cache 1 {__version__}"
