@@ -30,7 +30,7 @@ from .linkcheck import LinkChecker
 from .listings import search_listings
 from .loader import load_site
 from .model import Entry, StaticFile
-from .pagekeys import GRAPH_READS_COVERED, PageKeys, PageRecord
+from .pagekeys import GRAPH_READS_COVERED, GRAPH_READS_OF_COMPANIES, PageKeys, PageRecord
 from .plan import PageSpec, plan_site
 from .search import FIX_HINT, SearchFailed, SearchIndex, ShardedIndex
 from .sitemap import robots_txt, sitemaps
@@ -184,11 +184,11 @@ def build(
         # content errors renders into nothing, to find template errors: it skips the
         # pages the last (successful) build rendered from the same inputs.
         keys: dict[str, str | None] = {}
-        site_key = ""
+        feed_key = ""
         records_slot = ""
         recorded: dict[str, PageRecord] = {}  # by the last successful build, by file
         if cache is not None and (write or report.has_errors):
-            keys, key_notes, site_key = _page_keys(specs, graph, theme, urls,
+            keys, key_notes, feed_key = _page_keys(specs, graph, theme, urls,
                                                    content.static_files)
             notes.extend(key_notes)
             records_slot = _records_slot(options.output)
@@ -233,7 +233,7 @@ def build(
                 phases.done(f"search index: the last shard ({index.indexed} of "
                             f"{len(index.folders)} shards indexed, the rest unchanged)")
             sink.write(output_file(urls.claimreview_feed()), claimreview_feed(
-                graph, urls, _claimreview_items(specs, cache, site_key)))
+                graph, urls, _claimreview_items(specs, cache, feed_key)))
             phases.done("ClaimReview data feed")
             _copy_files(sink, theme, content.static_files, urls, report)
             if links is not None and not report.has_errors:
@@ -378,15 +378,15 @@ def _data_files(graph: SiteGraph, urls: Urls,
 
 
 def _claimreview_items(specs: list[PageSpec], cache: MemoryCache | DiskCache | None,
-                       site_key: str) -> list[bytes]:
+                       feed_key: str) -> list[bytes]:
     """The data feed's items: the ClaimReview each check page embeds, one JSON line each.
 
-    A line depends on its entry and on the site key (settings, companies, factsite's
+    A line depends on its entry and on ``feed_key`` (settings, companies, factsite's
     code) only, so the last build's line for the same entry fingerprint is reused.
     """
     slot = "claimreview-items"
-    kept = cache.get(slot) if cache is not None and site_key else None
-    known = kept[1] if isinstance(kept, tuple) and kept[0] == site_key else {}
+    kept = cache.get(slot) if cache is not None and feed_key else None
+    known = kept[1] if isinstance(kept, tuple) and kept[0] == feed_key else {}
     items: list[bytes] = []
     made: dict[str, bytes] = {}
     for spec in specs:
@@ -400,8 +400,8 @@ def _claimreview_items(specs: list[PageSpec], cache: MemoryCache | DiskCache | N
         if fingerprint:
             made[fingerprint] = line
         items.append(line)
-    if cache is not None and site_key:
-        cache.put(slot, (site_key, made))
+    if cache is not None and feed_key:
+        cache.put(slot, (feed_key, made))
     return items
 
 
@@ -473,20 +473,24 @@ class RenderedPages:
 def _page_keys(specs: list[PageSpec], graph: SiteGraph, theme: Theme, urls: Urls,
                static_files: list[StaticFile]) -> tuple[dict[str, str | None], list[str], str]:
     """Output file → page key of every page, a note when the templates rule keys out,
-    and the site key (see :mod:`pagekeys`)."""
+    and the key the ClaimReview data feed's lines are kept under (see :mod:`pagekeys`)."""
+    reads = theme.graph_reads()
+    companies = sorted(graph.companies.values(), key=lambda c: c.slug)
+    by_name = bool(reads & GRAPH_READS_OF_COMPANIES)  # then every page may show any company
     keys = PageKeys([
         code_version(), theme.fingerprint, graph.config, urls.origin, urls.prefix,
-        sorted(graph.companies.values(), key=lambda c: c.slug), graph.pages,
+        companies if by_name else None, graph.pages,
         sorted((a.name, a.published) for a in theme.assets.values()),
         sorted(f.relpath for f in static_files),
-    ])
-    site_key = keys.site_key.hex()
-    uncovered = theme.graph_reads() - GRAPH_READS_COVERED
+    ], None if by_name else graph.companies_shown)
+    # A data feed line shows its entry, the settings and the companies it links.
+    feed_key = PageKeys([keys.site_key.hex(), companies]).site_key.hex()
+    uncovered = reads - GRAPH_READS_COVERED
     if uncovered:
         names = ", ".join("graph" if n == "*" else f"graph.{n}" for n in sorted(uncovered))
-        return {}, [f"templates use {names}: every page is rendered on every build"], site_key
+        return {}, [f"templates use {names}: every page is rendered on every build"], feed_key
     return ({output_file(s.path): keys.key(s.path, s.template, s.context) for s in specs},
-            [], site_key)
+            [], feed_key)
 
 
 def _render_pages(

@@ -58,6 +58,13 @@ class SiteGraph:
     def company_list(self, entry: Entry) -> list[Company]:
         return [self.companies[slug] for slug in entry.companies]
 
+    def companies_shown(self, entry: Entry) -> list[Company]:
+        """Every company a page showing ``entry`` may show: those it names, and its
+        claimant's when the claimant is a company (its ClaimReview links it)."""
+        shown = self.company_list(entry)
+        claimant = self.find_company(entry.claimant) if entry.claimant else None
+        return [*shown, claimant] if claimant is not None else shown
+
     def verdict(self, verdict_id: str) -> Verdict:
         return self.config.verdict(verdict_id)
 

@@ -5,23 +5,28 @@ A rebuild renders a page only when its key differs from the one the last build r
 it is. A key covers:
 
 - the *site key*: factsite's own code, every template file, the site settings, every
-  company and free page, the published asset names and the static files, which any page
-  may show (a check card names its companies, the footer links the free pages);
+  free page, the published asset names and the static files, which any page may show
+  (the footer links the free pages);
 - the page's address, its template and its *context*, walked value by value: the entries
   it shows (each by what it was made from, see ``Entry.fingerprint``, or else by all its
-  fields), their pagers, counts. Values a page spec *derives* (the ClaimReview, made from
+  fields, and with the companies shown beside it, see ``SiteGraph.companies_shown``),
+  their pagers, counts. Values a page spec *derives* (the ClaimReview, made from
   the entry and the settings) are covered by what they are made from.
 
-Templates also see ``graph``. Reading the settings, companies or free pages off it is
-covered by the site key; anything else (``graph.entries`` in a custom sidebar, say) would
-make a page depend on every check, so a theme that does it gets no page keys at all and
-every page renders on every build, which is always correct.
+Templates also see ``graph``. Reading the settings or free pages off it is covered by the
+site key, and so are the companies when a template reads them off it by name
+(``graph.companies``, ``graph.find_company``): every company is then part of the site
+key, so editing one renders every page again. Otherwise a company is part of the keys of
+the pages that show it or a check of it only. Anything else (``graph.entries`` in a
+custom sidebar, say) would make a page depend on every check, so a theme that does it
+gets no page keys at all and every page renders on every build, which is always correct.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +38,8 @@ GRAPH_READS_COVERED = frozenset({
     "config", "companies", "pages", "menu", "page", "company_keys", "find_company",
     "company_list", "verdict",
 })
+# Reads that reach any company by name: with them, every company is part of the site key.
+GRAPH_READS_OF_COMPANIES = frozenset({"companies", "company_keys", "find_company"})
 
 
 @dataclass
@@ -62,8 +69,10 @@ class PageKeys:
     cannot pass to another object while the memo lives.
     """
 
-    def __init__(self, site_parts: list[Any]) -> None:
+    def __init__(self, site_parts: list[Any],
+                 companies_shown: Callable[[Entry], list[Company]] | None = None) -> None:
         self._memo: dict[int, tuple[Any, bytes]] = {}
+        self._companies_shown = companies_shown  # hashed with each entry a page shows
         digest = hashlib.blake2b(digest_size=16)
         for part in site_parts:
             self._feed(digest, part)
@@ -89,11 +98,9 @@ class PageKeys:
             encoded = value.encode("utf-8", "surrogatepass")
             digest.update(b"\x02%d:" % len(encoded))
             digest.update(encoded)
-        elif kind is Entry and value.fingerprint:  # made from exactly these inputs
-            digest.update(b"\x03" + value.fingerprint.encode())
         elif value is None or kind is int or kind is float or kind is bool:
             digest.update(f"\x01{value!r}".encode())
-        elif kind is list or kind is tuple or kind is dict or (
+        elif kind is Entry or kind is list or kind is tuple or kind is dict or (
                 dataclasses.is_dataclass(value) and not isinstance(value, type)):
             known = self._memo.get(id(value))
             if known is None:
@@ -109,6 +116,10 @@ class PageKeys:
     def _digest_of(self, value: Any) -> bytes:
         """The hash of one list, tuple, dict or dataclass instance, by its contents."""
         kind = type(value)
+        if kind is Entry and value.fingerprint:  # made from exactly these inputs
+            digest = hashlib.blake2b(b"\x03" + value.fingerprint.encode(), digest_size=16)
+            self._feed_companies(digest, value)
+            return digest.digest()
         if kind is Entry or kind is Company or kind is Page:
             # Every field by its repr (plain data all the way down); the body by its bytes
             # (an entry's as packed: the same HTML always packs to the same bytes).
@@ -117,6 +128,8 @@ class PageKeys:
             digest = hashlib.blake2b(repr((kind.__name__, fields)).encode(), digest_size=16)
             digest.update(value.body if kind is Entry else
                           value.body_html.encode("utf-8", "surrogatepass"))
+            if kind is Entry:
+                self._feed_companies(digest, value)
             return digest.digest()
         digest = hashlib.blake2b(kind.__qualname__.encode(), digest_size=16)
         if kind is dict:
@@ -132,3 +145,10 @@ class PageKeys:
             for f in dataclasses.fields(value):
                 self._feed(digest, getattr(value, f.name))
         return digest.digest()
+
+    def _feed_companies(self, digest: Any, entry: Entry) -> None:
+        """The companies shown with ``entry`` (its chips, its claimant's links), each
+        hashed once: a page showing the entry shows them too."""
+        if self._companies_shown is not None:
+            for company in self._companies_shown(entry):
+                self._feed(digest, company)

@@ -18,10 +18,12 @@ def corpus(site: Site, count: int = 24) -> None:
     verdicts = ["true", "mostly-true", "mixed", "misleading", "false", "unproven"]
     companies = ["[BYD]", "[xiaomi, byd]", "[Xiaomi]"]
     for n in range(count):
+        # check 10's claimant is a company it does not name: its ClaimReview links it
+        claimant = "\nclaimant: Acme Foods" if n == 10 else ""
         site.entry(f"2020-01-{1 + n % 28:02d}-check-{n}", title=f"Check {n}",
                    verdict=verdicts[n % 6], companies=companies[n % 3],
                    published=f"2020-{1 + n % 12:02d}-{1 + n % 28:02d}",
-                   extra=f"tags: [t{n % 4}, shared]", body=f"Body {n}, about *things*.")
+                   extra=f"tags: [t{n % 4}, shared]{claimant}", body=f"Body {n}, about *things*.")
 
 
 def rebuild(run, site: Site) -> tuple[int, int]:
@@ -53,6 +55,11 @@ EDITS = {
     "company": lambda s: s.write(
         "content/companies/xiaomi.md",
         "---\nname: Xiaomi Corp\naliases: [小米, Xiaomi]\n---\n\nPhones.\n"),
+    "company profile": lambda s: s.write(
+        "content/companies/xiaomi.md", "---\nname: Xiaomi\naliases: [小米]\n---\n\nPhones, now.\n"),
+    "claimant's company": lambda s: s.write(
+        "content/companies/acme.md",
+        "---\nname: Acme Foods\nwebsite: https://acme.example.com\n---\n\nNobody checks Acme.\n"),
     "template": lambda s: s.write("templates/check.html",
                                   '{% extends "!theme/check.html" %}{% block title %}T: '
                                   '{{ entry.title }}{% endblock %}'),
@@ -67,6 +74,8 @@ def test_a_rebuild_after_an_edit_is_the_full_build(site, run, tmp_path, edit):
     rendered, kept = rebuild(run, site)
     assert kept == 0 and rendered > 24
     total = rendered
+    acme_page = site.out / "companies" / "acme" / "index.html"  # shows no check
+    acme_before = acme_page.stat().st_mtime_ns
     EDITS[edit](site)
     rendered, kept = rebuild(run, site)
     assert snapshot(site.out) == from_nothing(run, site, tmp_path, "fresh")
@@ -77,6 +86,15 @@ def test_a_rebuild_after_an_edit_is_the_full_build(site, run, tmp_path, edit):
             site.out / "checks" / "check-5" / "index.html").read_text(encoding="utf-8")
     if edit in ("template", "settings"):
         assert kept == 0  # every page shows them
+    if edit == "company profile":
+        # its page and the pages showing checks of it; not the others (before, every
+        # company was part of every page's key)
+        assert 0 < rendered < total and acme_page.stat().st_mtime_ns == acme_before
+        assert "Phones, now." in site.html("companies/xiaomi/index.html").text
+    if edit == "claimant's company":
+        assert 0 < rendered < total // 2, (rendered, total)
+        assert "https://acme.example.com" in (
+            site.out / "checks" / "check-10" / "index.html").read_text(encoding="utf-8")
 
 
 def test_nothing_kept_when_sources_go_back_and_forth(site, run, tmp_path):
@@ -115,6 +133,21 @@ def test_templates_reading_every_entry_make_every_page_render(site, run, tmp_pat
     assert kept == 0
     companies = site.html("companies/index.html")  # shows no check of its own
     assert companies.find("meta", attrs={"name": "latest"})["content"] == "The newest of all"
+    assert snapshot(site.out) == from_nothing(run, site, tmp_path, "fresh")
+
+
+def test_templates_reading_companies_by_name_make_company_edits_render_every_page(
+        site, run, tmp_path):
+    corpus(site)
+    site.write("templates/base.html", '{% extends "!theme/base.html" %}{% block head %}'
+               '{{ super() }}<meta name="xiaomi" content="{{ graph.companies.xiaomi.body_html'
+               ' | striptags }}">{% endblock %}')
+    rebuild(run, site)
+    EDITS["company profile"](site)
+    _, kept = rebuild(run, site)
+    assert kept == 0
+    tags = site.html("tags/index.html")  # shows no check of Xiaomi
+    assert tags.find("meta", attrs={"name": "xiaomi"})["content"] == "Phones, now."
     assert snapshot(site.out) == from_nothing(run, site, tmp_path, "fresh")
 
 
