@@ -125,7 +125,7 @@ def _read_config(doc: Document, report: Report, base_url_override: str | None) -
         timezone=timezone,
         per_page=fields.integer("per_page", 20) or 20,
         search=fields.boolean("search", True),
-        search_shard_size=fields.integer("search_shard_size", 1000) or 1000,
+        search_shard_size=fields.integer("search_shard_size", None),
         allow_html=fields.boolean("allow_html", False),
         verdicts=_read_verdicts(fields),
         lines={".".join(map(str, k)): line for k, line in doc.lines.items()},

@@ -63,7 +63,7 @@ class SiteConfig:
     timezone: str = "UTC"
     per_page: int = 20
     search: bool = True
-    search_shard_size: int = 1000  # checks per search index shard
+    search_shard_size: int | None = None  # checks per search index shard; None: automatic
     allow_html: bool = False
     verdicts: list[Verdict] = field(default_factory=list)
     lines: dict[str, int] = field(default_factory=dict)  # "publisher.logo" → line in site.yaml

@@ -169,6 +169,20 @@ def test_a_large_index_is_split_into_shards_that_the_search_page_merges(
     assert other.snapshot() == site.snapshot()  # shards are deterministic too
 
 
+def test_the_automatic_shard_size_keeps_shards_small_and_their_number_bounded() -> None:
+    assert [shard_count(n, None) for n in (0, 1, 500, 501, 10_000)] == [1, 1, 1, 2, 20]
+    # at most 100 shards: beyond 50,000 checks they grow instead
+    assert [shard_count(n, None) for n in (50_000, 50_001, 100_000)] == [100, 100, 100]
+    assert shard_count(10_000, 1000) == 10  # a size set in site.yaml is kept
+
+
+def test_a_site_without_a_shard_size_gets_the_automatic_one(run, site: Site) -> None:
+    for n in range(1, 4):
+        site.entry(f"2021-01-{n:02}-check-{n}", title=f"Check {n}", published=f"2021-01-{n:02}")
+    built(run, site)
+    assert shard_pages(site) == {".": 3}  # 3 checks: one shard of up to 500
+
+
 def pages_sent(log: Path) -> list[str]:
     """The links of the pages a build sent to Pagefind, from a copy of its input."""
     messages = (json.loads(base64.b64decode(raw)) for raw in log.read_bytes().split(b",")
