@@ -272,6 +272,24 @@ def rm(path: Path) -> None:
         path.unlink()
 
 
+DROP_CACHES = Path("/proc/sys/vm/drop_caches")
+
+
+def drop_caches() -> None:
+    """Free the kernel's cached folder entries and inodes (``--drop-caches``).
+
+    Each cold build creates and deletes tens of thousands of files; on the VM this was
+    written on, the kernel's slab of them grew by gigabytes over a session and creating
+    files got slower with it (the same cold build 33 s after dropping it, 43 s before).
+    """
+    os.sync()
+    try:
+        DROP_CACHES.write_text("2\n")
+    except OSError as exc:
+        raise BenchError(f"--drop-caches: cannot write {DROP_CACHES} ({exc}); run as root "
+                         "or leave the option out") from None
+
+
 def sha(*paths: Path) -> str:
     h = hashlib.sha256()
     for p in paths:
@@ -534,6 +552,8 @@ class Bench:
         if cold:
             for p in tool.cold_paths:
                 rm(p)
+            if self.a.drop_caches:
+                drop_caches()
         label = f"{tool.name}-{scenario}{tag}-r{repeat}"
         log_path = self.logs / f"{label}.log"
         res = execute(tool.argv, tool.cwd, tool.env, log_path, self.a.timeout, sample=sample)
@@ -780,6 +800,7 @@ class Bench:
             "quick": a.quick,
             "tools": a.tools,
             "seed": a.seed,
+            "drop_caches": a.drop_caches,
             "pelican_theme": a.pelican_theme,
             "factsite": str(a.factsite),
             "factsite_args": a.factsite_arg,
@@ -1113,6 +1134,11 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="to_pelican.py --theme (default: Pelican's default theme)",
     )
     ap.add_argument("--no-memory", action="store_true", help="skip the memory scenario")
+    ap.add_argument(
+        "--drop-caches",
+        action="store_true",
+        help="drop the kernel's dentry and inode caches before every cold build (root only)",
+    )
     ap.add_argument("--seed", type=int, default=1, help="make_corpus.py --seed (default 1)")
     ap.add_argument(
         "--timeout",
