@@ -65,6 +65,8 @@ class Phases:
         self.seconds: dict[str, float] = {}
         self.cpu: dict[str, float] = {}
         self.peak_mb: dict[str, float] = {}
+        # Page template → (seconds, pages) spent rendering it, slowest first.
+        self.templates: dict[str, tuple[float, int]] = {}
         self._mark = time.perf_counter()
         self._cpu_mark = time.process_time()
 
@@ -223,6 +225,7 @@ def build(
                                     recorded)
             phases.done(f"render pages ({records.rendered} rendered, "
                         f"{len(specs) - records.rendered} unchanged)")
+            phases.templates = records.slowest()
             # Made while Pagefind indexes the last shard, on the other core.
             for path, data in _data_files(graph, urls, specs):
                 sink.write(output_file(path), data)
@@ -452,6 +455,18 @@ class RenderedPages:
 
     pages: dict[str, PageRecord] = field(default_factory=dict)  # by output file
     rendered: int = 0
+    # Page template → [seconds, pages]: what --profile lists as the slowest templates.
+    templates: dict[str, list[float]] = field(default_factory=dict)
+
+    def timed(self, template: str, seconds: float) -> None:
+        spent = self.templates.setdefault(template, [0.0, 0])
+        spent[0] += seconds
+        spent[1] += 1
+
+    def slowest(self) -> dict[str, tuple[float, int]]:
+        """Page template → (seconds, pages), the most time first."""
+        ranked = sorted(self.templates.items(), key=lambda item: (-item[1][0], item[0]))
+        return {name: (seconds, int(pages)) for name, (seconds, pages) in ranked}
 
     def finished(self, outputs: dict[str, list[int]],
                  index: ShardedIndex | None) -> dict[str, PageRecord]:
@@ -537,6 +552,7 @@ def _render_pages(
             "page_path": spec.path,
             "canonical": urls.absolute(spec.path),
         }
+        began = time.perf_counter()
         try:
             html = theme.render(spec.template, context)
         except TemplateFailed as exc:
@@ -550,6 +566,7 @@ def _render_pages(
                     source_line=exc.source_line,
                 )
             continue
+        result.timed(spec.template, time.perf_counter() - began)
         findings = []
         if entry is not None and not report.has_errors:  # errors would cascade
             findings = _validate_claim_review(html, context["canonical"], cache)

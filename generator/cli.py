@@ -202,6 +202,11 @@ def _run(args: argparse.Namespace, write: bool) -> int:
         for phase, seconds in phases.seconds.items():
             print(f"{seconds:8.2f} s {phases.cpu[phase]:7.2f} s {phases.peak_mb[phase]:7,.0f} MB"
                   f"  {phase}", file=sys.stderr)
+        if phases.templates:  # within "render pages"; a check card counts where first shown
+            print("    time    pages  per page  template (slowest first)", file=sys.stderr)
+            for name, (seconds, pages) in phases.templates.items():
+                print(f"{seconds:8.2f} s {pages:7,} {seconds / pages * 1000:7.2f} ms  {name}",
+                      file=sys.stderr)
     if not args.quiet:
         for note in result.notes:  # facts about this build, not problems
             print(f"note: {note}")

@@ -210,3 +210,25 @@ def test_errors_exit_1_without_a_traceback(site, run):
         assert result.code == 1
         assert "Traceback" not in result.err
         assert "content/entries/2021-01-01-bad.md:4: unknown verdict 'pants-on-fire'" in result.err
+
+
+def test_profile_lists_the_templates_by_the_time_they_took(site, run):
+    for n in range(1, 4):
+        site.entry(f"2021-01-0{n}-check-{n}", title=f"Check {n}", published=f"2021-01-0{n}")
+    # a topics page made slow on purpose: it must come first
+    site.write("templates/tags.html", '{% extends "!theme/tags.html" %}{% block main %}'
+               '{% set ns = namespace(n=0) %}{% for i in range(200000) %}{% set ns.n = ns.n + i %}'
+               '{% endfor %}{{ super() }}{% endblock %}')
+    result = run("build", str(site.root), "--profile", "--no-cache")
+    assert result.code == 0, result.err
+    lines = result.err.splitlines()
+    start = lines.index("    time    pages  per page  template (slowest first)") + 1
+    rows = [line.split() for line in lines[start:]]
+    names = [row[-1] for row in rows]
+    seconds = [float(row[0]) for row in rows]
+    pages = {row[-1]: int(row[2].replace(",", "")) for row in rows}
+    assert names[0] == "tags.html" and pages["tags.html"] == 1
+    assert seconds == sorted(seconds, reverse=True)
+    assert pages["check.html"] == 3
+    rendered = int(result.err.split("render pages (")[1].split(" rendered")[0])
+    assert sum(pages.values()) == rendered
