@@ -410,6 +410,17 @@ _BUNDLE = "pagefind-bundle:"  # starts the key of a shard's published files
 
 
 _IGNORED_ALL = re.compile(rb"<([a-zA-Z][a-zA-Z0-9]*)\b[^>]*\sdata-pagefind-ignore=\"all\"[^>]*>")
+# Scripts and links, which Pagefind never indexes (checked: a bundle is byte-identical
+# with their text and URLs changed): a renamed stylesheet or script changes every page
+# but no shard. A script whose text holds another "<script" or "<!--" stays in.
+_UNREAD = re.compile(
+    rb"<script\b[^>]*>[^<]*(?:<(?!/script|script|!--)[^<]*)*</script\s*>|<link\b[^>]*>",
+    re.IGNORECASE)
+
+
+def _unread(match: re.Match[bytes]) -> bytes:
+    element = match.group(0)
+    return element if b"data-pagefind" in element else b""
 
 
 def page_digest(data: bytes) -> str:
@@ -419,7 +430,9 @@ def page_digest(data: bytes) -> str:
     whole (text, filters, metadata), so a page that changed only there (the related
     checks of a check page) does not make its shard be indexed again. An element whose
     end cannot be found, or that holds a heading or an image Pagefind might take as a
-    default title or image, stays in.
+    default title or image, stays in. So are ``<script>`` elements and ``<link>`` tags
+    (a stylesheet's new name after an edit, the ClaimReview data), unless they carry a
+    ``data-pagefind-`` attribute.
     """
     kept = []
     pos = 0
@@ -435,7 +448,7 @@ def page_digest(data: bytes) -> str:
         kept.append(data[pos:start.start()])
         pos = end
     kept.append(data[pos:])
-    return file_digest(b"".join(kept))
+    return file_digest(_UNREAD.sub(_unread, b"".join(kept)))
 
 
 def _element_end(data: bytes, name: bytes, pos: int) -> int | None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import Site, snapshot
+from conftest import REPO, Site, snapshot
 
 from generator.cache import DiskCache
 
@@ -148,6 +148,21 @@ def test_templates_reading_companies_by_name_make_company_edits_render_every_pag
     assert kept == 0
     tags = site.html("tags/index.html")  # shows no check of Xiaomi
     assert tags.find("meta", attrs={"name": "xiaomi"})["content"] == "Phones, now."
+    assert snapshot(site.out) == from_nothing(run, site, tmp_path, "fresh")
+
+
+def test_a_stylesheet_edit_renders_every_page_but_indexes_no_search_shard(
+        site, run, tmp_path):
+    corpus(site)
+    rebuild(run, site)
+    theme_css = (REPO / "templates" / "assets" / "style.css").read_text(encoding="utf-8")
+    site.write("templates/assets/style.css", theme_css + "\n.card { outline: 1px solid; }\n")
+    result = run("build", str(site.root), "-q", "--profile")
+    assert result.code == 0, result.err
+    assert re.search(r"render pages \(\d+ rendered, 0 unchanged\)", result.err), result.err
+    assert re.search(r"\(0 of \d+ shards indexed", result.err), result.err
+    page = site.html("checks/check-3/index.html")
+    assert "style." in page.find("link", rel="stylesheet")["href"]
     assert snapshot(site.out) == from_nothing(run, site, tmp_path, "fresh")
 
 

@@ -372,7 +372,13 @@ def test_pages_load_one_hashed_stylesheet_and_no_blocking_script(run, tmp_path: 
             assert scripts == set(), relpath
 
 
-PAGE = (b'<html lang="en"><body><article data-pagefind-body><h1>Title</h1><p>Text</p>'
+PAGE = (b'<html lang="en"><head><link rel="stylesheet" href="/assets/style.1.css">'
+        b'<script type="application/ld+json">{"a": 1}</script>'
+        b'<script src="/assets/x.1.js" defer></script>'
+        b'<meta property="og:image" data-pagefind-meta="image[content]" content="a.png">'
+        b'<link rel="x" href="/y" data-pagefind-meta="y[href]"></head>'
+        b'<body><article data-pagefind-body><h1>Title</h1><p>Text</p>'
+        b'<script>if (a < b) { c(); }</script>'
         b'</article><section class="related" data-pagefind-ignore="all"><h2>Related</h2>'
         b'<section><p>Nested one</p></section><p>A check</p></section><footer>F</footer>'
         b'</body></html>')
@@ -385,13 +391,25 @@ PAGE = (b'<html lang="en"><body><article data-pagefind-body><h1>Title</h1><p>Tex
     ((b"<footer>F</footer>", b"<footer>G</footer>"), False),  # outside both: kept in
     ((b"<p>A check</p>", b"<h1>A check</h1>"), False),  # a heading Pagefind might use
     ((b"<p>A check</p>", b'<img src="a.png">'), False),  # an image Pagefind might use
+    ((b"style.1.css", b"style.2.css"), True),  # a renamed stylesheet
+    ((b"x.1.js", b"x.2.js"), True),  # a renamed script
+    ((b'{"a": 1}', b'{"a": 2}'), True),  # structured data
+    ((b"c();", b"d();"), True),  # a script in the indexed article
+    ((b'href="/y"', b'href="/z"'), False),  # a link Pagefind reads metadata from
+    ((b'content="a.png"', b'content="b.png"'), False),
 ])
 def test_the_shard_digest_leaves_out_only_what_pagefind_skips_whole(change, same) -> None:
     """A page's digest (its search shard's cache key) ignores data-pagefind-ignore="all"
-    elements, and only them, and only where that is certainly safe."""
+    elements, scripts and links, and only them, and only where that is certainly safe."""
     old, new = change
     assert old in PAGE
     assert (page_digest(PAGE) == page_digest(PAGE.replace(old, new))) is same
+
+
+def test_a_script_tag_in_a_comment_hides_no_text_from_the_shard_digest() -> None:
+    commented = PAGE.replace(b"<p>Text</p>", b"<!-- <script> --><p>Text</p>")
+    changed = commented.replace(b"<p>Text</p>", b"<p>Other text</p>")
+    assert page_digest(commented) != page_digest(changed)
 
 
 def test_an_ignored_element_without_its_end_stays_in_the_shard_digest() -> None:
