@@ -124,6 +124,11 @@ class OutputWriter:
         self.staging = self.root / STAGING
         self.produced: set[str] = set()
         self.staged: set[str] = set()  # written by this build (in staging unless direct)
+        # Staged files lie side by side in the staging folder, by number, not in a copy
+        # of the site's folders: a site of 13,000 pages in as many folders would cost
+        # 13,000 more folders to make and remove (a quarter of a rebuild that rewrites
+        # every page). Output file → its name in the staging folder.
+        self._staged_as: dict[str, str] = {}
         # Files can be read back (current()) instead of being held in memory.
         self.keeps_files = True
         self._created_root = not self.root.exists()
@@ -133,7 +138,8 @@ class OutputWriter:
         shutil.rmtree(self.staging, ignore_errors=True)  # left by a build that was killed
         # Per-folder answers, so 16,000 files cost one check per folder, not per file.
         self._real_dirs: dict[str, bool] = {}
-        self._made_dirs: set[Path] = set()
+        self._made_dirs: set[Path] = set()  # folders of a direct build
+        self._placed_dirs: set[str] = set()  # output folders the commit has made sure of
 
     def _claim(self, relpath: str) -> str:
         """Check ``relpath`` and count it produced; each path may be produced once."""
@@ -153,9 +159,12 @@ class OutputWriter:
             return
         if self._same_as_output(relpath, data):
             return
-        target = self.staging / relpath
-        self._mkdir(target.parent)
-        target.write_bytes(data)
+        name = self._staged_as.get(relpath)
+        if name is None:
+            if not self._staged_as:
+                self.staging.mkdir(parents=True, exist_ok=True)
+            name = self._staged_as[relpath] = str(len(self._staged_as))
+        (self.staging / name).write_bytes(data)
         self.staged.add(relpath)
 
     def identity(self, relpath: str) -> tuple[int, int, int] | None:
@@ -198,8 +207,9 @@ class OutputWriter:
         relpath = check_relpath(relpath)
         if relpath not in self.produced:
             raise KeyError(relpath)
-        folder = self.staging if relpath in self.staged and not self._direct else self.root
-        return (folder / relpath).read_bytes()
+        if relpath in self.staged and not self._direct:
+            return (self.staging / self._staged_as[relpath]).read_bytes()
+        return (self.root / relpath).read_bytes()
 
     def _write_direct(self, relpath: str, data: bytes) -> None:
         if not self._made_dirs:  # the marker first: a build killed midway leaves a
@@ -260,6 +270,7 @@ class OutputWriter:
         if self._created_root:
             shutil.rmtree(self.root, ignore_errors=True)
         self.staged.clear()
+        self._staged_as.clear()
 
     def commit(self) -> WriteStats:
         """Remove what the site no longer produces, then move the staged files into place."""
@@ -277,29 +288,38 @@ class OutputWriter:
         stats.removed = len(removed)
         stats.changed = sorted({*self.staged, *removed})  # lets `serve` reload only what changed
         for relpath in self.staged:
-            target = self.root / relpath
-            self._make_parents(target)
-            if target.is_dir() and not target.is_symlink():
-                shutil.rmtree(target)
-            os.replace(self.staging / relpath, target)
+            self._make_parents(relpath)
+            target = f"{self.root}/{relpath}"
+            with contextlib.suppress(FileNotFoundError):
+                if stat.S_ISDIR(os.lstat(target).st_mode):  # a folder where a file goes
+                    shutil.rmtree(target)
+            os.replace(self.staging / self._staged_as[relpath], target)
         shutil.rmtree(self.staging, ignore_errors=True)
         self._write_marker()
         self.staged.clear()
+        self._staged_as.clear()
         self._real_dirs.clear()  # folders were made and links replaced
+        self._placed_dirs.clear()
         return stats
 
-    def _make_parents(self, target: Path) -> None:
-        parent = target.parent
-        if parent in self._made_dirs:
-            return
-        # A stale file or a link where a folder must go is replaced, never followed.
-        for ancestor in reversed([parent, *parent.parents]):
-            if ancestor == self.root or not ancestor.is_relative_to(self.root):
+    def _make_parents(self, relpath: str) -> None:
+        """Make sure of each folder above ``relpath`` in the output, once per commit: a
+        stale file or a link where a folder must go is replaced, never followed."""
+        parts = relpath.split("/")[:-1]
+        for depth in range(1, len(parts) + 1):
+            folder = "/".join(parts[:depth])
+            if folder in self._placed_dirs:
                 continue
-            if ancestor.is_symlink() or (ancestor.exists() and not ancestor.is_dir()):
-                ancestor.unlink()
-        parent.mkdir(parents=True, exist_ok=True)
-        self._made_dirs.add(parent)
+            path = f"{self.root}/{folder}"
+            try:
+                is_dir = stat.S_ISDIR(os.lstat(path).st_mode)  # a link is not
+                if not is_dir:
+                    os.unlink(path)
+            except FileNotFoundError:
+                is_dir = False
+            if not is_dir:
+                os.mkdir(path)
+            self._placed_dirs.add(folder)
 
     def _remove_stale(self) -> list[str]:
         """Delete files and links the new site does not produce, then empty folders.
