@@ -16,6 +16,8 @@ import pytest
 from bs4 import BeautifulSoup
 from conftest import REPO, entry_text
 
+from generator.plan import Pager
+
 # -- reading a built site ------------------------------------------------------------------
 
 
@@ -349,6 +351,47 @@ def test_home_lists_every_published_check_newest_first(generated, site):
     assert paths == ["/"] + [f"/page/{n}/" for n in range(2, 10)]
     assert not (site.out / "page" / "1").exists()
     assert not (site.out / "page" / "10").exists()
+
+
+def pagination_bar(out: Path, path: str) -> list[str]:
+    """A listing page's pagination bar as text: numbers, "[n]" for this page, "…"."""
+    bar = soup(out, path).select_one("nav.pagination ol")
+    return [("[" + li.get_text() + "]") if li.find("span", attrs={"aria-current": "page"})
+            else li.get_text() for li in bar.find_all("li")]
+
+
+def test_pagination_links_the_ends_and_the_neighbours_of_each_page(generated, site):
+    # 25 checks, 3 a page: 9 pages
+    assert pagination_bar(site.out, "/") == ["[1]", "2", "3", "…", "9"]
+    assert pagination_bar(site.out, "/page/5/") == ["1", "2", "3", "4", "[5]", "6", "7",
+                                                    "8", "9"]
+    assert pagination_bar(site.out, "/page/6/") == ["1", "…", "4", "5", "[6]", "7", "8", "9"]
+    # every page is reached from the first by following the numbered links
+    seen, pending = set(), ["/"]
+    while pending:
+        path = pending.pop()
+        seen.add(path)
+        page = soup(site.out, path)
+        assert len(page.select("nav.pagination li")) <= 9  # never every page
+        for link in page.select("nav.pagination li a"):
+            if link["href"] not in seen:
+                pending.append(link["href"])
+    assert seen == {"/"} | {f"/page/{n}/" for n in range(2, 10)}
+
+
+def test_a_long_listing_links_a_few_pages_from_each():
+    paths = ["/"] + [f"/page/{n}/" for n in range(2, 501)]
+    for number in range(1, 501):
+        links = Pager([], number, 500, 10_000, paths).window()
+        numbers = [link.number for link in links if link is not None]
+        assert len(links) <= 9 and numbers == sorted(set(numbers))
+        assert {1, 500, number} <= set(numbers)
+        assert all(paths[link.number - 1] == link.path for link in links if link)
+        for at, link in enumerate(links):
+            if link is None:  # a gap between two shown pages, of more than one page
+                assert links[at + 1].number - links[at - 1].number > 2
+            elif at and links[at - 1] is not None:
+                assert link.number == links[at - 1].number + 1
 
 
 def test_each_company_lists_exactly_its_checks_across_pages(generated, site):
