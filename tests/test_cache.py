@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import json
 import os
 import sqlite3
 import subprocess
@@ -362,3 +363,18 @@ def test_the_stamp_reads_only_files_that_changed(site, run, monkeypatch):
     new.write_text(new.read_text(encoding="utf-8") + "\nMore.\n", encoding="utf-8")
     assert run("build", str(site.root)).code == 0
     assert str(new) in opened and str(old) not in opened
+
+
+def test_a_large_stamp_is_written_piece_by_piece_as_one_json_dump_would(tmp_path):
+    from generator import stamp
+
+    made = stamp.Stamp(
+        "f" * 40, {f"checks/c{n}/index.html": [n, n * 7, n * 3] for n in range(10_000)}, 9,
+        warnings=[{"path": f"e{n}.md", "line": n, "message": "é \"quoted\"", "hint": None,
+                   "source_line": None} for n in range(9_000)],
+        notes=["a note"], inputs={f"/s/{n}.md": [n, n, n, "d"] for n in range(5_000)})
+    path = tmp_path / "stamp.json"
+    stamp.save(path, made)
+    assert path.read_text(encoding="utf-8") == json.dumps(
+        {"version": stamp.STAMP_VERSION, **vars(made)})
+    assert stamp.load(path) == made
