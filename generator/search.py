@@ -410,12 +410,16 @@ _BUNDLE = "pagefind-bundle:"  # starts the key of a shard's published files
 
 
 _IGNORED_ALL = re.compile(rb"<([a-zA-Z][a-zA-Z0-9]*)\b[^>]*\sdata-pagefind-ignore=\"all\"[^>]*>")
-# Scripts and links, which Pagefind never indexes (checked: a bundle is byte-identical
-# with their text and URLs changed): a renamed stylesheet or script changes every page
-# but no shard. A script whose text holds another "<script" or "<!--" stays in.
+# Scripts and links in the page's <head>, which Pagefind never indexes (checked: a
+# bundle is byte-identical with their text and URLs changed): a renamed stylesheet or
+# script changes every page but no shard. Only the head, where no text is indexed, and
+# whole tags (quoted values may hold ">"); a script whose text holds another "<script",
+# "<!--" or "<title" stays in, and so does anything carrying a data-pagefind- attribute.
+_HEAD_END = re.compile(rb"</head\s*>|<body\b", re.IGNORECASE)
+_ATTRIBUTES = rb"""(?:"[^"]*"|'[^']*'|[^'">])*>"""
 _UNREAD = re.compile(
-    rb"<script\b[^>]*>[^<]*(?:<(?!/script|script|!--)[^<]*)*</script\s*>|<link\b[^>]*>",
-    re.IGNORECASE)
+    rb"<script\b" + _ATTRIBUTES + rb"[^<]*(?:<(?!/script|script|!--|title)[^<]*)*</script\s*>"
+    rb"|<link\b" + _ATTRIBUTES, re.IGNORECASE)
 
 
 def _unread(match: re.Match[bytes]) -> bytes:
@@ -430,9 +434,9 @@ def page_digest(data: bytes) -> str:
     whole (text, filters, metadata), so a page that changed only there (the related
     checks of a check page) does not make its shard be indexed again. An element whose
     end cannot be found, or that holds a heading or an image Pagefind might take as a
-    default title or image, stays in. So are ``<script>`` elements and ``<link>`` tags
-    (a stylesheet's new name after an edit, the ClaimReview data), unless they carry a
-    ``data-pagefind-`` attribute.
+    default title or image, stays in. So are the ``<script>`` elements and ``<link>``
+    tags of the ``<head>`` (a stylesheet's new name after an edit, the ClaimReview
+    data), unless they carry a ``data-pagefind-`` attribute.
     """
     kept = []
     pos = 0
@@ -448,7 +452,11 @@ def page_digest(data: bytes) -> str:
         kept.append(data[pos:start.start()])
         pos = end
     kept.append(data[pos:])
-    return file_digest(_UNREAD.sub(_unread, b"".join(kept)))
+    page = b"".join(kept)
+    head = _HEAD_END.search(page)
+    if head is not None:
+        page = _UNREAD.sub(_unread, page[:head.start()]) + page[head.start():]
+    return file_digest(page)
 
 
 def _element_end(data: bytes, name: bytes, pos: int) -> int | None:

@@ -394,7 +394,7 @@ PAGE = (b'<html lang="en"><head><link rel="stylesheet" href="/assets/style.1.css
     ((b"style.1.css", b"style.2.css"), True),  # a renamed stylesheet
     ((b"x.1.js", b"x.2.js"), True),  # a renamed script
     ((b'{"a": 1}', b'{"a": 2}'), True),  # structured data
-    ((b"c();", b"d();"), True),  # a script in the indexed article
+    ((b"c();", b"d();"), False),  # a script in the body: only the head's are left out
     ((b'href="/y"', b'href="/z"'), False),  # a link Pagefind reads metadata from
     ((b'content="a.png"', b'content="b.png"'), False),
 ])
@@ -406,10 +406,23 @@ def test_the_shard_digest_leaves_out_only_what_pagefind_skips_whole(change, same
     assert (page_digest(PAGE) == page_digest(PAGE.replace(old, new))) is same
 
 
-def test_a_script_tag_in_a_comment_hides_no_text_from_the_shard_digest() -> None:
-    commented = PAGE.replace(b"<p>Text</p>", b"<!-- <script> --><p>Text</p>")
-    changed = commented.replace(b"<p>Text</p>", b"<p>Other text</p>")
-    assert page_digest(commented) != page_digest(changed)
+@pytest.mark.parametrize("disguise", [
+    b"<!-- <script> --><p>WORDS</p>",
+    b"<!x<script>><p>WORDS</p><!x</script>>",  # a bogus comment
+    b"<![CDATA[<script>]]><p>WORDS</p><![CDATA[</script>]]>",
+    b"<textarea><script></textarea><p>WORDS</p><textarea></script></textarea>",
+    b'<a data-pagefind-index-attrs="title" title="<script>WORDS</script>">a</a>',
+    b'<img alt="<script>WORDS</script>">',
+])
+def test_no_text_pagefind_reads_is_hidden_from_the_shard_digest(disguise) -> None:
+    page = PAGE.replace(b"<p>Text</p>", disguise)
+    assert page_digest(page) != page_digest(page.replace(b"WORDS", b"OTHER"))
+
+
+def test_a_quoted_angle_bracket_ends_no_link_tag_early() -> None:
+    page = PAGE.replace(b"</head>", b'<link href="/a.png" title="x>y" '
+                                    b'data-pagefind-meta="image[href]"></head>')
+    assert page_digest(page) != page_digest(page.replace(b"/a.png", b"/b.png"))
 
 
 def test_an_ignored_element_without_its_end_stays_in_the_shard_digest() -> None:
