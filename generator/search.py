@@ -472,20 +472,23 @@ def _element_end(data: bytes, name: bytes, pos: int) -> int | None:
     return None
 
 
-# The automatic shard size (``search_shard_size`` not set): shards of up to 500 checks,
-# until there would be more than 100 of them; then 100 shards, growing. Smaller shards
-# cost a build less memory and an edit less re-indexing (Pagefind takes about 1 s and
-# 125 MB for 500 pages, 2 s and 230 MB for 1,000); each shard costs the reader two small
-# fetches per visit and one per query word, so their number is bounded.
+# The automatic shard size (``search_shard_size`` not set): 500 checks, growing past
+# 50,000 checks so there are at most 100 shards, up to 1,000 checks (past 100,000 checks
+# there are more shards of 1,000). Smaller shards cost a build less memory and an edit
+# less re-indexing (Pagefind takes about 1 s and 125 MB for 500 pages, 2 s and 230 MB
+# for 1,000); each shard costs the reader two small fetches per visit and one per query
+# word, so their number is held down while the memory stays bounded.
 AUTO_SHARD_SIZE = 500
-AUTO_MAX_SHARDS = 100
+AUTO_MAX_SHARD_SIZE = 1000
+AUTO_SHARDS = 100
 
 
 def shard_count(pages: int, shard_size: int | None) -> int:
     """How many index shards hold ``pages`` check pages, at most ``shard_size`` each
     (``None``: the automatic size, see ``AUTO_SHARD_SIZE``)."""
     if shard_size is None:
-        return max(1, min(AUTO_MAX_SHARDS, -(-pages // AUTO_SHARD_SIZE)))
+        wanted = -(-pages // AUTO_SHARDS)
+        shard_size = min(AUTO_MAX_SHARD_SIZE, max(AUTO_SHARD_SIZE, wanted))
     return max(1, -(-pages // shard_size))
 
 

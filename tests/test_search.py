@@ -171,8 +171,10 @@ def test_a_large_index_is_split_into_shards_that_the_search_page_merges(
 
 def test_the_automatic_shard_size_keeps_shards_small_and_their_number_bounded() -> None:
     assert [shard_count(n, None) for n in (0, 1, 500, 501, 10_000)] == [1, 1, 1, 2, 20]
-    # at most 100 shards: beyond 50,000 checks they grow instead
+    # at most 100 shards: beyond 50,000 checks they grow instead, up to 1,000 checks
     assert [shard_count(n, None) for n in (50_000, 50_001, 100_000)] == [100, 100, 100]
+    # and then there are more of them: the memory of one shard stays bounded
+    assert [shard_count(n, None) for n in (100_001, 250_000)] == [101, 250]
     assert shard_count(10_000, 1000) == 10  # a size set in site.yaml is kept
 
 
