@@ -546,13 +546,13 @@ def _render_pages(
             result.pages[file] = record
             continue
         result.rendered += 1
+        began = time.perf_counter()  # the derived values (the ClaimReview) count too
         context = {
             **common,
             **spec.full_context(),
             "page_path": spec.path,
             "canonical": urls.absolute(spec.path),
         }
-        began = time.perf_counter()
         try:
             html = theme.render(spec.template, context)
         except TemplateFailed as exc:
