@@ -374,6 +374,7 @@ def test_pagination_links_the_ends_and_the_neighbours_of_each_page(generated, si
         page = soup(site.out, path)
         assert len(page.select("nav.pagination li")) <= 9  # never every page
         for link in page.select("nav.pagination li a"):
+            assert link["aria-label"] == f"Page {link.get_text()}"  # for screen readers
             if link["href"] not in seen:
                 pending.append(link["href"])
     assert seen == {"/"} | {f"/page/{n}/" for n in range(2, 10)}
