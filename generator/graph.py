@@ -58,11 +58,15 @@ class SiteGraph:
     def company_list(self, entry: Entry) -> list[Company]:
         return [self.companies[slug] for slug in entry.companies]
 
+    def claimant_company(self, entry: Entry) -> Company | None:
+        """The company that made the claim, when the claimant is one of ours by name."""
+        return self.find_company(entry.claimant) if entry.claimant else None
+
     def companies_shown(self, entry: Entry) -> list[Company]:
         """Every company a page showing ``entry`` may show: those it names, and its
-        claimant's when the claimant is a company (its ClaimReview links it)."""
+        claimant's company (its ClaimReview links it)."""
         shown = self.company_list(entry)
-        claimant = self.find_company(entry.claimant) if entry.claimant else None
+        claimant = self.claimant_company(entry)
         return [*shown, claimant] if claimant is not None else shown
 
     def verdict(self, verdict_id: str) -> Verdict:

@@ -11,7 +11,7 @@ import json
 from typing import Any
 
 from .graph import SiteGraph
-from .model import Company, Entry, When
+from .model import Entry, When
 from .urls import Urls
 
 CONTEXT = "https://schema.org"
@@ -59,7 +59,7 @@ def _claimant(entry: Entry, graph: SiteGraph) -> dict[str, Any] | None:
     if not entry.claimant:
         return None
     data: dict[str, Any] = {"@type": "Organization", "name": entry.claimant}
-    company: Company | None = graph.find_company(entry.claimant)
+    company = graph.claimant_company(entry)
     if company is not None:
         same_as = [u for u in (company.website, company.wikidata_url) if u]
         if same_as:
