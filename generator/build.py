@@ -65,7 +65,7 @@ class Phases:
         self.seconds: dict[str, float] = {}
         self.cpu: dict[str, float] = {}
         self.peak_mb: dict[str, float] = {}
-        # Page template → (seconds, pages) spent rendering it, slowest first.
+        # Page template → (seconds, pages) spent rendering it ("render pages").
         self.templates: dict[str, tuple[float, int]] = {}
         self._mark = time.perf_counter()
         self._cpu_mark = time.process_time()
@@ -225,7 +225,7 @@ def build(
                                     recorded)
             phases.done(f"render pages ({records.rendered} rendered, "
                         f"{len(specs) - records.rendered} unchanged)")
-            phases.templates = records.slowest()
+            phases.templates = records.templates
             # Made while Pagefind indexes the last shard, on the other core.
             for path, data in _data_files(graph, urls, specs):
                 sink.write(output_file(path), data)
@@ -455,18 +455,12 @@ class RenderedPages:
 
     pages: dict[str, PageRecord] = field(default_factory=dict)  # by output file
     rendered: int = 0
-    # Page template → [seconds, pages]: what --profile lists as the slowest templates.
-    templates: dict[str, list[float]] = field(default_factory=dict)
+    # Page template → (seconds, pages) spent rendering it, for --profile.
+    templates: dict[str, tuple[float, int]] = field(default_factory=dict)
 
     def timed(self, template: str, seconds: float) -> None:
-        spent = self.templates.setdefault(template, [0.0, 0])
-        spent[0] += seconds
-        spent[1] += 1
-
-    def slowest(self) -> dict[str, tuple[float, int]]:
-        """Page template → (seconds, pages), the most time first."""
-        ranked = sorted(self.templates.items(), key=lambda item: (-item[1][0], item[0]))
-        return {name: (seconds, int(pages)) for name, (seconds, pages) in ranked}
+        spent, pages = self.templates.get(template, (0.0, 0))
+        self.templates[template] = (spent + seconds, pages + 1)
 
     def finished(self, outputs: dict[str, list[int]],
                  index: ShardedIndex | None) -> dict[str, PageRecord]:
@@ -499,7 +493,7 @@ def _page_keys(specs: list[PageSpec], graph: SiteGraph, theme: Theme, urls: Urls
         sorted(f.relpath for f in static_files),
     ], None if by_name else graph.companies_shown)
     # A data feed line shows its entry, the settings and the companies it links.
-    feed_key = PageKeys([keys.site_key.hex(), companies]).site_key.hex()
+    feed_key = keys.value_key([keys.site_key.hex(), companies])
     uncovered = reads - GRAPH_READS_COVERED
     if uncovered:
         names = ", ".join("graph" if n == "*" else f"graph.{n}" for n in sorted(uncovered))

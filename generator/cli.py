@@ -204,7 +204,8 @@ def _run(args: argparse.Namespace, write: bool) -> int:
                   f"  {phase}", file=sys.stderr)
         if phases.templates:  # within "render pages"; a check card counts where first shown
             print("    time    pages  per page  template (slowest first)", file=sys.stderr)
-            for name, (seconds, pages) in phases.templates.items():
+            slowest = sorted(phases.templates.items(), key=lambda item: (-item[1][0], item[0]))
+            for name, (seconds, pages) in slowest:
                 print(f"{seconds:8.2f} s {pages:7,} {seconds / pages * 1000:7.2f} ms  {name}",
                       file=sys.stderr)
     if not args.quiet:

@@ -92,6 +92,13 @@ class PageKeys:
             return None
         return digest.hexdigest()
 
+    def value_key(self, value: Any) -> str:
+        """The hash of one value, walked as page contexts are (for other caches keyed
+        by the same inputs)."""
+        digest = hashlib.blake2b(digest_size=16)
+        self._feed(digest, value)
+        return digest.hexdigest()
+
     def _feed(self, digest: Any, value: Any) -> None:
         kind = type(value)
         if kind is str:
