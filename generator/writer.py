@@ -123,12 +123,12 @@ class OutputWriter:
         self.root = check_output_folder(out_dir, protected or [])
         self.staging = self.root / STAGING
         self.produced: set[str] = set()
-        self.staged: set[str] = set()  # written by this build (in staging unless direct)
-        # Staged files lie side by side in the staging folder, by number, not in a copy
-        # of the site's folders: a site of 13,000 pages in as many folders would cost
-        # 13,000 more folders to make and remove (a quarter of a rebuild that rewrites
-        # every page). Output file → its name in the staging folder.
-        self._staged_as: dict[str, str] = {}
+        # Written by this build: output file → its name in the staging folder ("" when
+        # written in place). Staged files lie side by side there, by number, not in a
+        # copy of the site's folders: a site of 13,000 pages in as many folders would
+        # cost 13,000 more folders to make and remove (a quarter of a rebuild that
+        # rewrites every page).
+        self.staged: dict[str, str] = {}
         # Files can be read back (current()) instead of being held in memory.
         self.keeps_files = True
         self._created_root = not self.root.exists()
@@ -159,13 +159,10 @@ class OutputWriter:
             return
         if self._same_as_output(relpath, data):
             return
-        name = self._staged_as.get(relpath)
-        if name is None:
-            if not self._staged_as:
-                self.staging.mkdir(parents=True, exist_ok=True)
-            name = self._staged_as[relpath] = str(len(self._staged_as))
+        if not self.staged:
+            self.staging.mkdir(parents=True, exist_ok=True)
+        name = self.staged[relpath] = str(len(self.staged))
         (self.staging / name).write_bytes(data)
-        self.staged.add(relpath)
 
     def identity(self, relpath: str) -> tuple[int, int, int] | None:
         """(size, mtime_ns, inode) of the output folder's own regular file at ``relpath``;
@@ -208,7 +205,7 @@ class OutputWriter:
         if relpath not in self.produced:
             raise KeyError(relpath)
         if relpath in self.staged and not self._direct:
-            return (self.staging / self._staged_as[relpath]).read_bytes()
+            return (self.staging / self.staged[relpath]).read_bytes()
         return (self.root / relpath).read_bytes()
 
     def _write_direct(self, relpath: str, data: bytes) -> None:
@@ -218,7 +215,7 @@ class OutputWriter:
         target = self.root / relpath
         self._mkdir(target.parent)
         target.write_bytes(data)
-        self.staged.add(relpath)
+        self.staged[relpath] = ""  # in place
 
     def _write_marker(self) -> None:
         marker = self.root / MARKER
@@ -270,7 +267,6 @@ class OutputWriter:
         if self._created_root:
             shutil.rmtree(self.root, ignore_errors=True)
         self.staged.clear()
-        self._staged_as.clear()
 
     def commit(self) -> WriteStats:
         """Remove what the site no longer produces, then move the staged files into place."""
@@ -293,11 +289,10 @@ class OutputWriter:
             with contextlib.suppress(FileNotFoundError):
                 if stat.S_ISDIR(os.lstat(target).st_mode):  # a folder where a file goes
                     shutil.rmtree(target)
-            os.replace(self.staging / self._staged_as[relpath], target)
+            os.replace(self.staging / self.staged[relpath], target)
         shutil.rmtree(self.staging, ignore_errors=True)
         self._write_marker()
         self.staged.clear()
-        self._staged_as.clear()
         self._real_dirs.clear()  # folders were made and links replaced
         self._placed_dirs.clear()
         return stats
