@@ -72,13 +72,14 @@ class Pager:
         shown = {1, self.count, *range(self.number - around, self.number + around + 1)}
         numbers = sorted(n for n in shown if 1 <= n <= self.count)
         links: list[PageLink | None] = []
+        previous = 0
         for number in numbers:
-            previous = links[-1].number if links and links[-1] is not None else 0
             if number - previous == 2:  # a gap of one: show it
                 links.append(PageLink(previous + 1, self.paths[previous]))
             elif number - previous > 2:
                 links.append(None)
             links.append(PageLink(number, self.paths[number - 1]))
+            previous = number
         return links
 
 
