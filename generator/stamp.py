@@ -22,7 +22,6 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TextIO
 
 from .cache import code_version, file_digest
 from .diagnostics import Diagnostic, Severity
@@ -200,33 +199,8 @@ def save(path: Path, stamp: Stamp) -> None:
     tmp = path.with_suffix(".tmp")
     # vars(), not asdict(): the fields are plain JSON values already, and asdict's deep
     # copy of 20,000 output records is most of the time a stamp takes to save.
-    with open(tmp, "w", encoding="utf-8") as file:
-        _write_json(file, {"version": STAMP_VERSION, **vars(stamp)})
+    tmp.write_text(json.dumps({"version": STAMP_VERSION, **vars(stamp)}), encoding="utf-8")
     os.replace(tmp, path)
-
-
-_PIECE = 4096  # items of a large dict or list per json.dumps call
-
-
-def _write_json(file: TextIO, value: object) -> None:
-    """Write ``value`` as ``json.dumps`` would, a large dict or list a piece at a time:
-    the stamp of a 100,000-check site (240,000 output records) made a 60 MB string."""
-    if isinstance(value, dict) and len(value) <= _PIECE:
-        file.write("{")
-        for n, (key, item) in enumerate(value.items()):
-            file.write((", " if n else "") + json.dumps(key) + ": ")
-            _write_json(file, item)
-        file.write("}")
-    elif isinstance(value, dict | list):
-        items = list(value.items()) if isinstance(value, dict) else value
-        file.write("{" if isinstance(value, dict) else "[")
-        for start in range(0, len(items), _PIECE):
-            piece = items[start:start + _PIECE]
-            text = json.dumps(dict(piece) if isinstance(value, dict) else piece)
-            file.write((", " if start else "") + text[1:-1])
-        file.write("}" if isinstance(value, dict) else "]")
-    else:
-        file.write(json.dumps(value))
 
 
 def forget(path: Path) -> None:

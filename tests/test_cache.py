@@ -365,7 +365,7 @@ def test_the_stamp_reads_only_files_that_changed(site, run, monkeypatch):
     assert str(new) in opened and str(old) not in opened
 
 
-def test_a_large_stamp_is_written_piece_by_piece_as_one_json_dump_would(tmp_path):
+def test_a_large_stamp_is_written_as_one_json_dump_and_read_back(tmp_path):
     from generator import stamp
 
     made = stamp.Stamp(
