@@ -182,7 +182,7 @@ def test_a_site_without_a_shard_size_gets_the_automatic_one(run, site: Site) -> 
     for n in range(1, 4):
         site.entry(f"2021-01-{n:02}-check-{n}", title=f"Check {n}", published=f"2021-01-{n:02}")
     built(run, site)
-    assert shard_pages(site) == {".": 3}  # 3 checks: one shard of up to 500
+    assert shard_pages(site) == {".": 3}  # no setting: the automatic size, end to end
 
 
 def pages_sent(log: Path) -> list[str]:
@@ -402,7 +402,8 @@ PAGE = (b'<html lang="en"><head><link rel="stylesheet" href="/assets/style.1.css
 ])
 def test_the_shard_digest_leaves_out_only_what_pagefind_skips_whole(change, same) -> None:
     """A page's digest (its search shard's cache key) ignores data-pagefind-ignore="all"
-    elements, scripts and links, and only them, and only where that is certainly safe."""
+    elements and the head's scripts and links, and only them, and only where that is
+    certainly safe."""
     old, new = change
     assert old in PAGE
     assert (page_digest(PAGE) == page_digest(PAGE.replace(old, new))) is same
