@@ -19,8 +19,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from markupsafe import Markup
+
 from . import stamp
-from .cache import DiskCache, MemoryCache, code_version, content_key
+from .cache import (
+    DiskCache,
+    MappingWriter,
+    MemoryCache,
+    code_version,
+    content_key,
+    read_mapping,
+)
 from .claimreview import Finding, validate_page
 from .diagnostics import BuildFailed, Report, locate
 from .feeds import site_feeds
@@ -29,7 +38,7 @@ from .jsonld import claimreview_feed, feed_item
 from .linkcheck import LinkChecker
 from .listings import search_listings
 from .loader import load_site
-from .model import Entry, StaticFile
+from .model import Entry, StaticFile, pack_html, unpack_html
 from .pagekeys import GRAPH_READS_COVERED, GRAPH_READS_OF_COMPANIES, PageKeys, PageRecord
 from .plan import PageSpec, plan_site
 from .search import FIX_HINT, SearchFailed, SearchIndex, ShardedIndex
@@ -194,8 +203,7 @@ def build(
                                                    content.static_files)
             notes.extend(key_notes)
             records_slot = _records_slot(options.output)
-            kept = cache.get(records_slot)
-            recorded = kept if isinstance(kept, dict) else {}
+            recorded = read_mapping(cache, records_slot, "") or {}
         phases.done("page keys")
         gc.freeze()
         if collecting:
@@ -235,7 +243,7 @@ def build(
                 index.service.close()  # its memory goes before the largest file is made
                 phases.done(f"search index: the last shard ({index.indexed} of "
                             f"{len(index.folders)} shards indexed, the rest unchanged)")
-            sink.write(output_file(urls.claimreview_feed()), claimreview_feed(
+            sink.write_parts(output_file(urls.claimreview_feed()), claimreview_feed(
                 graph, urls, _claimreview_items(specs, cache, feed_key)))
             phases.done("ClaimReview data feed")
             _copy_files(sink, theme, content.static_files, urls, report)
@@ -250,7 +258,10 @@ def build(
                        if isinstance(sink, OutputWriter) and (records_slot or stamp_path)
                        else {})
             if records_slot and cache is not None:
-                cache.put(records_slot, records.finished(outputs, index))
+                kept = MappingWriter(cache, records_slot, "")
+                for file, record in records.finished(outputs, index).items():
+                    kept.add(file, record)
+                kept.close()
             if stamp_path is not None:
                 stamp.save(stamp_path, stamp.Stamp(
                     inputs.digest, outputs, len(specs),
@@ -381,17 +392,17 @@ def _data_files(graph: SiteGraph, urls: Urls,
 
 
 def _claimreview_items(specs: list[PageSpec], cache: MemoryCache | DiskCache | None,
-                       feed_key: str) -> list[bytes]:
+                       feed_key: str) -> Iterator[bytes]:
     """The data feed's items: the ClaimReview each check page embeds, one JSON line each.
 
     A line depends on its entry and on ``feed_key`` (settings, companies, factsite's
-    code) only, so the last build's line for the same entry fingerprint is reused.
+    code) only, so the last build's line for the same entry fingerprint is reused. The
+    lines are made, cached and written one by one, never all held at once.
     """
     slot = "claimreview-items"
-    kept = cache.get(slot) if cache is not None and feed_key else None
-    known = kept[1] if isinstance(kept, tuple) and kept[0] == feed_key else {}
-    items: list[bytes] = []
-    made: dict[str, bytes] = {}
+    keep = cache is not None and feed_key
+    known = (read_mapping(cache, slot, feed_key) if keep else None) or {}
+    made = MappingWriter(cache, slot, feed_key) if keep else None
     for spec in specs:
         make = spec.derived.get("claim_review")
         if make is None:
@@ -400,18 +411,19 @@ def _claimreview_items(specs: list[PageSpec], cache: MemoryCache | DiskCache | N
         line = known.get(fingerprint) if fingerprint else None
         if line is None:
             line = feed_item(make())
-        if fingerprint:
-            made[fingerprint] = line
-        items.append(line)
-    if cache is not None and feed_key:
-        cache.put(slot, (feed_key, made))
-    return items
+        if fingerprint and made is not None:
+            made.add(fingerprint, line)
+        yield line
+    if made is not None:
+        made.close()
 
 
 def base_context(
-    graph: SiteGraph, urls: Urls, theme: Theme, static_files: list[StaticFile]
+    graph: SiteGraph, urls: Urls, theme: Theme, static_files: list[StaticFile],
+    cards: dict[tuple[str, str], Any],
 ) -> dict[str, Any]:
-    """What every template sees: settings, the graph and the URL helpers."""
+    """What every template sees: settings, the graph and the URL helpers; ``card()``
+    keeps the check cards it renders in ``cards``."""
     static_names = {f.relpath for f in static_files}
 
     def asset(name: str) -> str:
@@ -433,17 +445,21 @@ def base_context(
         ],
     }
     # A check's card looks the same on every listing that shows it (home, company, verdict,
-    # tag pages, related checks): render it once per build, not once per listing.
-    cards: dict[tuple[str, str], Any] = {}
+    # tag pages, related checks): render it once per build, not once per listing. Kept
+    # packed like the bodies: they are the most that rendering holds (about 1.6 kB a
+    # check, half that packed), and unpacking one (3 µs) is far cheaper than rendering it.
     ui: list[Any] = []
 
     def card(entry: Entry, heading: str = "h2") -> Any:
         key = (entry.slug, heading)
-        if key not in cards:
+        packed = cards.get(key)
+        if packed is None:
             if not ui:
                 ui.append(theme.macros("macros.html", context))
-            cards[key] = ui[0].check_card(entry, heading)
-        return cards[key]
+            html = ui[0].check_card(entry, heading)
+            cards[key] = pack_html(str(html))
+            return html
+        return Markup(unpack_html(packed))
 
     context["card"] = card
     return context
@@ -521,7 +537,8 @@ def _render_pages(
     keys = keys or {}
     recorded = recorded or {}
     result = RenderedPages()
-    common = base_context(graph, urls, theme, static_files)
+    cards: dict[tuple[str, str], Any] = {}
+    common = base_context(graph, urls, theme, static_files, cards)
     seen: set[tuple[str, int | None, str]] = set()
     for done, spec in enumerate(specs):
         if progress is not None:
@@ -571,6 +588,10 @@ def _render_pages(
             result.pages[file] = PageRecord(
                 key, findings=findings, links=links.page_record(spec.path) if links else None)
         sink.write(file, html.encode("utf-8"))
+    # The cards are the most that rendering holds (1.6 kB a check): freed now, for the
+    # data feed and the commit to reuse (the macros and the context refer to each other,
+    # so they would wait for the cycle collector).
+    cards.clear()
     if progress is not None:
         progress(len(specs), len(specs))
     return result

@@ -210,6 +210,59 @@ class DiskCache:
             self._new.clear()
 
 
+AnyCache = MemoryCache | NoCache | DiskCache
+
+
+class MappingWriter:
+    """Puts a large mapping into a cache in chunks of ``size`` pairs as they come, so
+    neither the whole mapping nor its whole pickle is ever in memory (a pickle of the
+    page records of 100,000 checks took 160 MB while it was made). ``tag`` says what
+    the mapping was made from: :func:`read_mapping` returns it only for the same tag.
+    """
+
+    def __init__(self, cache: AnyCache, slot: str, tag: str, size: int = 5000) -> None:
+        self.cache = cache
+        self.slot = slot
+        self.tag = tag
+        self.size = size
+        # Marks this mapping's chunks: a head is never read with another run's chunks.
+        self.nonce = os.urandom(8).hex()
+        self.chunks = 0
+        self._chunk: dict[Any, Any] = {}
+
+    def add(self, key: Any, value: Any) -> None:
+        self._chunk[key] = value
+        if len(self._chunk) >= self.size:
+            self._put_chunk()
+
+    def close(self) -> None:
+        """Put the last chunk and the head that lists them: only then is it readable."""
+        if self._chunk:
+            self._put_chunk()
+        self.cache.put(self.slot, ("mapping", self.tag, self.nonce, self.chunks))
+
+    def _put_chunk(self) -> None:
+        self.cache.put(f"{self.slot}#{self.chunks}", (self.nonce, self._chunk))
+        self.chunks += 1
+        self._chunk = {}
+
+
+def read_mapping(cache: AnyCache, slot: str, tag: str) -> dict[Any, Any] | None:
+    """The mapping a :class:`MappingWriter` put under ``slot`` with ``tag``; ``None`` if
+    there is none, it was made from something else, or a chunk is missing or foreign."""
+    head = cache.get(slot)
+    if not (isinstance(head, tuple) and len(head) == 4 and head[:2] == ("mapping", tag)):
+        return None
+    nonce, count = head[2], head[3]
+    mapping: dict[Any, Any] = {}
+    for number in range(count):
+        chunk = cache.get(f"{slot}#{number}")
+        if not (isinstance(chunk, tuple) and len(chunk) == 2 and chunk[0] == nonce):
+            return None
+        mapping.update(chunk[1])
+    return mapping
+
+
 def _unpack(data: bytes) -> Any:
     """A value as :meth:`DiskCache.put` stored it: a pickle (which starts with its
     protocol's 0x80), or a compressed one (a zlib stream starts with 0x78)."""

@@ -8,6 +8,7 @@ the rendered result against Google's fact-check rules.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from .graph import SiteGraph
@@ -120,9 +121,10 @@ def feed_item(page_review: dict[str, Any]) -> bytes:
     return json.dumps(element, ensure_ascii=False, separators=(",", ":")).encode()
 
 
-def claimreview_feed(graph: SiteGraph, urls: Urls, items: list[bytes]) -> bytes:
+def claimreview_feed(graph: SiteGraph, urls: Urls, items: Iterable[bytes]) -> Iterator[bytes]:
     """``/claimreview.json``: the check pages' ClaimReviews as a schema.org DataFeed,
-    from their :func:`feed_item` lines."""
+    from their :func:`feed_item` lines, in parts to write as they come (90 MB at 100,000
+    checks: neither the file nor its lines are ever held whole)."""
     newest = max((e.modified for e in graph.entries), default=None)
     feed: dict[str, Any] = {
         "@context": CONTEXT,
@@ -136,15 +138,14 @@ def claimreview_feed(graph: SiteGraph, urls: Urls, items: list[bytes]) -> bytes:
     # One line per item, by the C encoder: json's indented output is made by its pure
     # Python encoder, about 1 GB of small strings for 100,000 checks.
     head = json.dumps(feed, ensure_ascii=False, indent=1)
-    # One join of the items, already bytes: the file is their only copy (90 MB at
-    # 100,000 checks; joining, then encoding, then adding head and tail made three).
-    parts = [f'{head[:-2]},\n "dataFeedElement": [\n'.encode()]
+    yield f'{head[:-2]},\n "dataFeedElement": [\n'.encode()
+    first = True
     for item in items:
-        parts += (item, b",\n")
-    if items:
-        parts.pop()  # the last separator
-    parts.append(b"\n ]\n}\n")
-    return b"".join(parts)
+        if not first:
+            yield b",\n"
+        first = False
+        yield item
+    yield b"\n ]\n}\n"
 
 
 _SCRIPT_ESCAPES = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026",

@@ -42,7 +42,7 @@ GRAPH_READS_COVERED = frozenset({
 GRAPH_READS_OF_COMPANIES = frozenset({"companies", "company_keys", "find_company"})
 
 
-@dataclass
+@dataclass(slots=True)  # one per output file: 240,000 at 100,000 checks
 class PageRecord:
     """What a build knows about one page it wrote, for the next build to reuse (or about
     one file of the search bundle: its ``key`` is then that of the shard's bundle).

@@ -11,7 +11,14 @@ import pytest
 from conftest import SITE_YAML, Site
 
 from generator.urls import Urls, output_file, tag_slug
-from generator.writer import MARKER, STAGING, OutputWriter, UnsafeOutput, check_relpath
+from generator.writer import (
+    MARKER,
+    STAGING,
+    NullSink,
+    OutputWriter,
+    UnsafeOutput,
+    check_relpath,
+)
 
 OLD = 1_000_000_000  # an mtime well in the past: 2001-09-09
 
@@ -447,6 +454,54 @@ def test_writer_commits_and_removes_stale_files(tmp_path):
         "keep",
         "keep/index.html",
     ]
+
+
+def test_writer_writes_a_file_in_parts_and_stages_it_only_when_new(tmp_path):
+    """write_parts (the data feed) never holds the file whole, and is written like
+    write(): in place into a new folder, then staged only when its bytes changed."""
+    out = tmp_path / "out"
+    first = OutputWriter(out)
+    first.write_parts("feed.json", iter([b"[1,", b"2,", b"3]"]))
+    first.write_parts("other.json", [])
+    assert first.commit().written == 2
+    assert (out / "feed.json").read_bytes() == b"[1,2,3]"
+    assert (out / "other.json").read_bytes() == b""
+    mtime = (out / "feed.json").stat().st_mtime_ns
+
+    same = OutputWriter(out)
+    same.write_parts("feed.json", [b"[1,2", b",3]"])  # the same bytes, cut elsewhere
+    same.write_parts("other.json", [b"x"])
+    assert same.current("feed.json") == b"[1,2,3]"
+    stats = same.commit()
+    assert (stats.written, stats.unchanged, stats.changed) == (1, 1, ["other.json"])
+    assert (out / "feed.json").stat().st_mtime_ns == mtime
+    assert not (out / STAGING).exists()
+
+    changed = OutputWriter(out)
+    changed.write_parts("feed.json", [b"[1,2,", b"4]"])  # same size, new bytes
+    changed.write_parts("other.json", [b"x"])
+    assert changed.current("feed.json") == b"[1,2,4]"
+    assert (out / "feed.json").read_bytes() == b"[1,2,3]"  # nothing moves before commit
+    assert changed.commit().changed == ["feed.json"]
+    assert (out / "feed.json").read_bytes() == b"[1,2,4]"
+
+    twice = OutputWriter(out)
+    twice.write_parts("feed.json", [b"once"])
+    with pytest.raises(UnsafeOutput, match="two files"):
+        twice.write_parts("feed.json", [b"again"])
+    twice.abort()
+
+
+def test_null_sink_makes_the_parts_it_is_given():
+    made = []
+
+    def parts():
+        made.append("made")
+        yield b"x"
+
+    sink = NullSink()
+    sink.write_parts("feed.json", parts())
+    assert made == ["made"] and sink.produced == {"feed.json"}
 
 
 def test_writer_keeps_top_level_dot_folders(tmp_path):
