@@ -85,18 +85,10 @@ def check_output_folder(out_dir: Path, protected: list[Path]) -> Path:
     return root
 
 
-def _same_bytes(path: Path, other: str) -> bool:
-    """Whether two files hold the same bytes, read a megabyte at a time."""
-    try:
-        if path.stat().st_size != os.stat(other).st_size:
-            return False
-        with open(path, "rb") as one, open(other, "rb") as two:
-            while chunk := one.read(1 << 20):
-                if chunk != two.read(1 << 20):
-                    return False
-    except OSError:
-        return False
-    return True
+def _write_all(path: Path | str, parts: Iterable[bytes]) -> None:
+    with open(path, "wb") as file:
+        for part in parts:
+            file.write(part)
 
 
 class NullSink:
@@ -177,41 +169,31 @@ class OutputWriter:
         """Take one file of the site; it is staged only if its bytes are new."""
         relpath = self._claim(relpath)
         if self._direct:
-            self._write_direct(relpath, data)
-            return
-        if self._same_as_output(relpath, data):
-            return
-        if not self.staged:
-            self.staging.mkdir(parents=True, exist_ok=True)
-        name = self.staged[relpath] = str(len(self.staged))
-        (self.staging / name).write_bytes(data)
+            self._write_direct(relpath, (data,))
+        elif not self._same_as_output(relpath, data):
+            self._stage(relpath, (data,))
 
     def write_parts(self, relpath: str, parts: Iterable[bytes]) -> None:
         """Take one file of the site made of ``parts``, written as they come: a large
         file (the ClaimReview data feed, 90 MB at 100,000 checks) is never held whole.
-        Like :meth:`write`, it is staged only if its bytes are new."""
+        Like :meth:`write`, it is kept staged only if its bytes are new."""
         relpath = self._claim(relpath)
         if self._direct:
-            self._prepare_direct(relpath)
-            self._write_all(f"{self.root}/{relpath}", parts)
-            self.staged[relpath] = ""
+            self._write_direct(relpath, parts)
             return
+        staged = self._stage(relpath, parts)
+        if self._same_as_output(relpath, staged):
+            staged.unlink()  # nothing to commit
+            del self.staged[relpath]
+
+    def _stage(self, relpath: str, parts: Iterable[bytes]) -> Path:
+        """Write a file into the staging folder, to be moved to ``relpath`` on commit."""
         if not self.staged:
             self.staging.mkdir(parents=True, exist_ok=True)
-        name = str(len(self.staged))
-        staged = self.staging / name
-        self._write_all(staged, parts)
-        info = self._own_file(relpath)
-        if info is not None and _same_bytes(staged, f"{self.root}/{relpath}"):
-            staged.unlink()  # the same bytes as the output holds: nothing to commit
-        else:
-            self.staged[relpath] = name
-
-    @staticmethod
-    def _write_all(path: Path | str, parts: Iterable[bytes]) -> None:
-        with open(path, "wb") as file:
-            for part in parts:
-                file.write(part)
+        name = self.staged[relpath] = str(len(self.staged))
+        path = self.staging / name
+        _write_all(path, parts)
+        return path
 
     def identity(self, relpath: str) -> tuple[int, int, int] | None:
         """(size, mtime_ns, inode) of the output folder's own regular file at ``relpath``;
@@ -257,10 +239,9 @@ class OutputWriter:
             return (self.staging / self.staged[relpath]).read_bytes()
         return (self.root / relpath).read_bytes()
 
-    def _write_direct(self, relpath: str, data: bytes) -> None:
+    def _write_direct(self, relpath: str, parts: Iterable[bytes]) -> None:
         self._prepare_direct(relpath)
-        with open(f"{self.root}/{relpath}", "wb") as file:
-            file.write(data)
+        _write_all(f"{self.root}/{relpath}", parts)
         self.staged[relpath] = ""  # in place
 
     def _prepare_direct(self, relpath: str) -> None:
@@ -283,14 +264,23 @@ class OutputWriter:
     def copy(self, relpath: str, source: Path) -> None:
         self.write(relpath, source.read_bytes())
 
-    def _same_as_output(self, relpath: str, data: bytes) -> bool:
+    def _same_as_output(self, relpath: str, new: bytes | Path) -> bool:
+        """Whether the output folder's own file at ``relpath`` holds the bytes ``new``
+        (given, or those of a staged file, compared a megabyte at a time)."""
         # Through a link (the file's or a folder's) is not in the output: stage it anew.
         info = self._own_file(relpath)
-        if info is None or info.st_size != len(data):
-            return False
         try:
+            size = len(new) if isinstance(new, bytes) else new.stat().st_size
+            if info is None or info.st_size != size:
+                return False
             with open(f"{self.root}/{relpath}", "rb") as file:
-                return file.read() == data
+                if isinstance(new, bytes):
+                    return file.read() == new
+                with open(new, "rb") as staged:
+                    while chunk := staged.read(1 << 20):
+                        if chunk != file.read(1 << 20):
+                            return False
+                return True
         except OSError:
             return False
 
