@@ -588,9 +588,8 @@ def _render_pages(
             result.pages[file] = PageRecord(
                 key, findings=findings, links=links.page_record(spec.path) if links else None)
         sink.write(file, html.encode("utf-8"))
-    # The cards are the most that rendering holds (1.6 kB a check): freed now, for the
-    # data feed and the commit to reuse (the macros and the context refer to each other,
-    # so they would wait for the cycle collector).
+    # Freed now (see base_context), for the data feed and the commit to reuse: the
+    # macros and the context refer to each other, so they would wait for the collector.
     cards.clear()
     if progress is not None:
         progress(len(specs), len(specs))
