@@ -22,6 +22,7 @@ from typing import Any
 from markupsafe import Markup
 
 from . import stamp
+from .bodies import BodyFile
 from .cache import (
     DiskCache,
     MappingWriter,
@@ -152,6 +153,9 @@ def build(
     # until the build ends. Rendering, which leaves cycles behind, runs with it on.
     collecting = gc.isenabled()
     gc.disable()
+    # A cache kept by the caller may hold this build's entries for the next build: their
+    # bodies stay in them then. Otherwise they wait in a temporary file (see bodies).
+    bodies = BodyFile() if cache is None else None
     try:
         disk_cache = None
         if cache is None and options.cache_dir is not None:
@@ -163,10 +167,12 @@ def build(
         finally:
             if disk_cache is not None:
                 disk_cache.flush()  # what was parsed is kept even when the build then fails
-        phases.done("load (front matter, Markdown)")
-        _release_freed_memory()  # what loading needed only for a while
         if content is None:
             raise BuildFailed(report)
+        if bodies is not None:
+            bodies.move(content.entries)
+        phases.done("load (front matter, Markdown)")
+        _release_freed_memory()  # what loading needed only for a while, and the bodies
         # With content errors the site is still rendered (into nothing) so that template
         # errors show up in the same run; the output folder is not touched.
         urls = Urls(content.config.base_url)
@@ -292,6 +298,8 @@ def build(
     finally:
         if isinstance(search, SearchIndex):
             search.close()
+        if bodies is not None:
+            bodies.close()
         gc.unfreeze()  # a long-running caller (serve) can free this build's objects
         if collecting:
             gc.enable()

@@ -14,6 +14,7 @@ import datetime as dt
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 
 @dataclass(frozen=True, order=True, slots=True)
@@ -30,6 +31,12 @@ class When:
     def isoformat(self) -> str:
         """``YYYY-MM-DD`` for a date, full ISO 8601 with offset for a date-time."""
         return self.moment.isoformat() if self.has_time else self.date.isoformat()
+
+
+class StoredBody(Protocol):
+    """A packed body kept outside its entry (see :mod:`generator.bodies`)."""
+
+    def packed(self) -> bytes: ...
 
 
 @dataclass(frozen=True)
@@ -155,8 +162,9 @@ class Entry:
     draft: bool = False
     # The rendered body, packed (pack_html): a build holds every entry at once but reads
     # each body once or twice (its page, the main feed). Packed, the bodies of 10,000
-    # entries take 16 MB instead of 78 MB (100,000: 160 MB instead of 820 MB).
-    body: bytes = field(default=b"", repr=False)
+    # entries take 16 MB instead of 78 MB (100,000: 160 MB instead of 820 MB); a build
+    # then moves them to a temporary file (a StoredBody: see generator.bodies).
+    body: bytes | StoredBody = field(default=b"", repr=False)
     # The line of each of ENTRY_KEYS in the file (0: not given). A tuple of small ints,
     # not a dict: 200 bytes per entry instead of 1,000 (a site holds all of them).
     field_lines: tuple[int, ...] = ()
@@ -175,7 +183,11 @@ class Entry:
     @property
     def body_html(self) -> str:
         """The body as HTML (what templates print with ``| safe``)."""
-        return unpack_html(self.body)
+        return unpack_html(self.packed_body())
+
+    def packed_body(self) -> bytes:
+        """The body as :func:`pack_html` packed it, wherever it is kept."""
+        return self.body if isinstance(self.body, bytes) else self.body.packed()
 
     @property
     def modified(self) -> When:

@@ -133,7 +133,7 @@ class PageKeys:
             fields = [(f.name, getattr(value, f.name)) for f in dataclasses.fields(value)
                       if f.name not in ("body", "body_html")]
             digest = hashlib.blake2b(repr((kind.__name__, fields)).encode(), digest_size=16)
-            digest.update(value.body if kind is Entry else
+            digest.update(value.packed_body() if kind is Entry else
                           value.body_html.encode("utf-8", "surrogatepass"))
             if kind is Entry:
                 self._feed_companies(digest, value)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import gc
 import json
 import os
+import pickle
 import sqlite3
 import subprocess
 import sys
@@ -14,6 +16,7 @@ import pytest
 from conftest import NOW, Site, snapshot
 
 from generator import markdown
+from generator.bodies import BodyFile, StoredBody
 from generator.build import BuildOptions
 from generator.build import build as build_site
 from generator.cache import DiskCache, MappingWriter, MemoryCache, read_mapping
@@ -185,6 +188,46 @@ def test_entries_hold_their_bodies_packed(site, tmp_path) -> None:
     (entry,) = content.entries
     assert isinstance(entry.body, bytes) and len(entry.body) < len(entry.body_html) // 5
     assert entry.body_html.count("<p>Some <em>words</em> — 比亚迪.</p>") == 30
+
+
+def test_a_build_keeps_the_bodies_in_a_temporary_file(site, tmp_path, monkeypatch) -> None:
+    """After loading, a build moves the packed bodies out of its entries into a temporary
+    file and reads each back when a page shows it; a build whose entries a kept cache
+    shares (the dev server's) leaves them in the entries."""
+    corpus(site, 30)
+    content = load_site(site.root, Report(root=site.root))
+    packed = {entry.slug: entry.body for entry in content.entries}
+    html = {entry.slug: entry.body_html for entry in content.entries}
+    bodies = BodyFile()
+    bodies.move(content.entries)
+    for entry in content.entries:
+        assert isinstance(entry.body, StoredBody)
+        assert entry.body_html == html[entry.slug] and "<table>" in html[entry.slug]
+        assert entry.packed_body() == packed[entry.slug]
+        copy = pickle.loads(pickle.dumps(entry))  # another process gets the bytes
+        assert copy.body == packed[entry.slug] and copy.body_html == html[entry.slug]
+    bodies.close()
+
+    moved: list[int] = []
+
+    class CountingBodyFile(BodyFile):
+        def move(self, entries):
+            entries = list(entries)
+            moved.append(len(entries))
+            super().move(entries)
+
+    monkeypatch.setattr("generator.build.BodyFile", CountingBodyFile)
+    now = dt.datetime.fromisoformat(NOW)
+    build_site(BuildOptions(site.root, tmp_path / "own", now=now))
+    assert moved == [30]
+    page = (tmp_path / "own" / "checks" / "check-7" / "index.html").read_text()
+    assert "<em>7</em>" in page and "第7项" in page
+    memory = MemoryCache()
+    build_site(BuildOptions(site.root, tmp_path / "kept", now=now), cache=memory)
+    assert moved == [30]
+    kept = [value[0] for key, value in memory._items.items() if key.startswith("entry:")]
+    assert len(kept) == 30 and all(isinstance(entry.body, bytes) for entry in kept)
+    assert tree(tmp_path / "kept") == tree(tmp_path / "own")
 
 
 def test_an_edit_after_a_warm_build_shows(site, run, tmp_path):
