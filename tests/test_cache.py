@@ -305,6 +305,30 @@ def test_unused_values_are_dropped(tmp_path):
     assert DiskCache(path).get("old") is None
 
 
+@pytest.mark.parametrize("failed", [False, True])
+def test_used_keys_held_a_batch_at_a_time_still_decide_what_stays(tmp_path, monkeypatch,
+                                                                  failed):
+    """The keys a build used go to a temporary table a batch at a time (a large site
+    uses hundreds of thousands); what a successful build used, in any batch, stays."""
+    monkeypatch.setattr(DiskCache, "USED_BATCH", 3)
+    path = tmp_path / "cache.sqlite"
+    first = DiskCache(path)
+    for n in range(10):
+        first.put(f"key-{n}", n)
+    first.close()
+    second = DiskCache(path)
+    used = [second.get(f"key-{n}") for n in (0, 2, 3, 5, 7, 2, 0)]
+    second.keep("key-9")
+    second.put("new", "value")
+    assert used == [0, 2, 3, 5, 7, 2, 0] and len(second._used) < 3
+    second.close(forget_unused=not failed)
+    third = DiskCache(path)
+    kept = {n for n in range(10) if third.get(f"key-{n}") is not None}
+    assert kept == (set(range(10)) if failed else {0, 2, 3, 5, 7, 9})
+    assert third.get("new") == "value"
+    third.close()
+
+
 @pytest.mark.parametrize("make_cache", ["memory", "disk"])
 def test_a_large_mapping_is_kept_in_chunks_and_read_back_whole(tmp_path, make_cache):
     def new_cache():
