@@ -37,7 +37,7 @@ _DATE_TIME = re.compile(
 _WHOLE = re.compile(r"[+-]?[0-9]+(?:\.0+)?")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # cached with each check page
 class Finding:
     """One problem with a page's ClaimReview.
 

@@ -26,7 +26,7 @@ class Severity(Enum):
     WARNING = "warning"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # one per warning: 120,000 at 100,000 checks
 class Diagnostic:
     """One problem in one file. ``line`` is 1-based; ``None`` when no line applies."""
 
