@@ -264,11 +264,15 @@ class SearchIndex:
         try:
             message = json.loads(base64.b64decode(raw))
         except ValueError:
-            message = {"message_id": None, "payload": {"type": "Error", "message": raw[:200]}}
+            message = None
+        if not isinstance(message, dict) or not isinstance(message.get("payload", {}), dict):
+            shown = raw[:200].decode("ascii", "replace")
+            message = {"payload": {"type": "Error", "message": f"unreadable answer {shown!r}"}}
         payload = message.get("payload") or {}
         message_id = message.get("message_id")
         with self._lock:
-            purpose = self._pending.pop(message_id, "a request") if message_id else "a request"
+            unknown = "reading a request"
+            purpose = self._pending.pop(message_id, unknown) if message_id else unknown
             if payload.get("type") == "Error":
                 self._errors.append(f"{purpose}: {payload.get('message')}")
             elif payload.get("type") in ("NewIndex", "GetFiles", "WriteFiles", "DeleteIndex"):
@@ -554,7 +558,7 @@ class ShardedIndex:
         self._waiting: dict[int, list[tuple[str, str, str | None]]] = {}  # relpath, digest, html
         self._done: set[int] = set()
         self.indexed = 0  # shards Pagefind built in this run (the others were unchanged)
-        self._running: tuple[int, str, str] | None = None  # the shard Pagefind works on
+        self._running: _Bundling | None = None  # the shard Pagefind works on
         self._left: dict[str, list[str]] = {}  # bundle → its files the last build left
         for file, record in self.recorded.items():
             if record.key.startswith(_BUNDLE):
@@ -617,23 +621,21 @@ class ShardedIndex:
             self._publish(shard, key, kept[1])
             return
         self._collect()  # one index at a time: the previous shard finishes first
-        if self.service.pages:  # it holds the previous shard
-            self.service.reset()
         self.indexed += 1
-        self._running = (shard, slot, key)
         for relpath, _, html in pages:
             if html is None:
                 html = self.sink.current(relpath).decode("utf-8")
             self.service.add(self.pages[relpath], html)
-        self.service.flush()  # Pagefind works on this shard while the next pages render
+        # Pagefind works on this shard while the next pages render.
+        self._running = _Bundling(self.service, shard, slot, key)
 
     def _collect(self) -> None:
-        """Wait for the running index, cache its bundle and write it."""
+        """Wait for the shard Pagefind works on, cache its bundle and write it."""
         if self._running is None:
             return
-        shard, slot, key = self._running
-        self._running = None
-        files = self.service.files()
+        running, self._running = self._running, None
+        shard, slot, key = running.shard, running.slot, running.key
+        files = running.files()
         if self.cache is not None:
             self.cache.put(slot, (key, files))
             self.cache.flush()  # a bundle is megabytes: to disk now, not held until the end
@@ -667,6 +669,39 @@ class ShardedIndex:
         if self.cache is not None:
             self.cache.keep(slot)  # still this shard's latest bundle
         return True
+
+
+class _Bundling:
+    """Pagefind building one shard's bundle, in the background.
+
+    The bundle is asked for as soon as the shard's pages are in, and the index dropped
+    once it is out: building the bundle is most of Pagefind's work on a shard (1.5 s
+    and 150 MB for 1,000 pages), so it runs while this process renders the next pages,
+    and its memory is gone before the next shard's pages come. Asked for only when the
+    next shard was ready, it kept rendering waiting at every shard.
+    """
+
+    def __init__(self, service: SearchIndex, shard: int, slot: str, key: str) -> None:
+        self.shard, self.slot, self.key = shard, slot, key
+        self._files: list[tuple[str, bytes]] = []
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(service,),
+                                        name="pagefind-bundle", daemon=True)
+        self._thread.start()
+
+    def _run(self, service: SearchIndex) -> None:
+        try:
+            self._files = service.files()
+            service.reset()
+        except BaseException as exc:  # raised again by files(), in the build
+            self._error = exc
+
+    def files(self) -> list[tuple[str, bytes]]:
+        """The bundle, once it is built; what stopped Pagefind is raised here."""
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._files
 
 
 def _pagefind_version() -> str:

@@ -309,7 +309,8 @@ def test_strict_builds_pass_with_search_off(run, site: Site) -> None:
     built(run, site, "--strict")
 
 
-@pytest.mark.parametrize("binary", ["missing", "not-executable", "exits-at-once"])
+@pytest.mark.parametrize("binary", ["missing", "not-executable", "exits-at-once",
+                                    "dies-midway"])
 def test_a_pagefind_that_cannot_run_fails_the_build_with_the_fix(
         run, site: Site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, binary: str) -> None:
     fill(site)
@@ -322,6 +323,10 @@ def test_a_pagefind_that_cannot_run_fails_the_build_with_the_fix(
     elif binary == "exits-at-once":
         path.write_text("#!/bin/sh\necho 'pagefind: broken install' >&2\nexit 3\n")
         path.chmod(stat.S_IRWXU)
+    elif binary == "dies-midway":  # it starts an index, then its input ends mid-request
+        real = find_binary()
+        path.write_text(f"#!/bin/sh\ndd bs=1 count=2000 status=none | '{real}' \"$@\"\n")
+        path.chmod(stat.S_IRWXU)
     monkeypatch.setenv("PAGEFIND_BINARY_PATH", str(path))  # what the pagefind package obeys
     # --no-cache: with nothing changed the build would not need the index at all
     result = run("build", str(site.root), "--no-cache")
@@ -329,7 +334,12 @@ def test_a_pagefind_that_cannot_run_fails_the_build_with_the_fix(
     assert "Traceback" not in result.err
     first = result.err.splitlines()[0]
     assert first.startswith("content/site.yaml: search index: ")
-    assert str(path) in first
+    if binary == "dies-midway":  # it reads half a request, says so and stops: which
+        # shows first depends on whether the build was still writing to it
+        assert ("pagefind failed while reading a request: " in first
+                or f"the pagefind binary {path} stopped" in first)
+    else:
+        assert str(path) in first
     if binary == "exits-at-once":
         assert "exit status 3" in first and "broken install" in first
     assert "pip install --force-reinstall 'pagefind[extended]'" in result.err
