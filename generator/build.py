@@ -363,7 +363,7 @@ def _index_order(specs: list[PageSpec], index: ShardedIndex, keys: dict[str, str
                if _same_key(file, keys, recorded) is None}
 
     def order(spec: PageSpec) -> tuple[bool, int]:
-        shard = index.shard_by_file.get(output_file(spec.path))
+        shard = index.shard_by_file.get(spec.file)
         return (True, index.count) if shard is None else (shard not in changed, shard)
 
     return sorted(specs, key=order)
@@ -385,7 +385,7 @@ def _copy_files(sink: OutputWriter | NullSink, theme: Theme, static_files: list[
 
 def _check_pages(specs: list[PageSpec], urls: Urls) -> dict[str, str]:
     """Output file → link of every check page: the pages the search index holds."""
-    return {output_file(s.path): urls.href(s.path) for s in specs if "entry" in s.context}
+    return {s.file: urls.href(s.path) for s in specs if "entry" in s.context}
 
 
 def _data_files(graph: SiteGraph, urls: Urls,
@@ -418,7 +418,7 @@ def _claimreview_items(specs: list[PageSpec], cache: MemoryCache | DiskCache | N
         fingerprint = spec.context["entry"].fingerprint
         line = known.get(fingerprint) if fingerprint else None
         if line is None:
-            line = feed_item(make())
+            line = feed_item(make(spec.context))
         if fingerprint and made is not None:
             made.add(fingerprint, line)
         yield line
@@ -522,7 +522,7 @@ def _page_keys(specs: list[PageSpec], graph: SiteGraph, theme: Theme, urls: Urls
     if uncovered:
         names = ", ".join("graph" if n == "*" else f"graph.{n}" for n in sorted(uncovered))
         return {}, [f"templates use {names}: every page is rendered on every build"], feed_key
-    return ({output_file(s.path): keys.key(s.path, s.template, s.context) for s in specs},
+    return ({s.file: keys.key(s.path, s.template, s.context) for s in specs},
             [], feed_key)
 
 
@@ -551,7 +551,7 @@ def _render_pages(
     for done, spec in enumerate(specs):
         if progress is not None:
             progress(done, len(specs))
-        file = output_file(spec.path)
+        file = spec.file
         entry = spec.context.get("entry")
         key = keys.get(file)
         record = _same_key(file, keys, recorded)

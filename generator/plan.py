@@ -6,9 +6,8 @@ templates or files, so the plan can be split between processes or inspected in t
 
 from __future__ import annotations
 
-import functools
 import unicodedata
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,7 +15,7 @@ from .graph import SiteGraph
 from .jsonld import claim_review, organization
 from .model import Company, Entry, When
 from .search import shard_folders
-from .urls import Urls
+from .urls import Urls, output_file
 
 
 @dataclass(frozen=True, slots=True)  # one per page: 130,000 on a large site
@@ -25,9 +24,12 @@ class PageSpec:
 
     ``source`` is the content file the page comes from (for error messages), ``lastmod``
     its last change (for the sitemap); ``indexed`` is false for pages crawlers skip.
-    ``derived`` holds more context values, made only when the page renders: each is a
-    function of the rest of the context and the site settings alone, so page keys need
-    not hash it (see :mod:`pagekeys`), and a rebuild that keeps the page never makes it.
+    ``derived`` holds more context values, made only when the page renders: each is
+    made by a function of the rest of the context (and of the site, which it knows),
+    so page keys need not hash it (see :mod:`pagekeys`), and a rebuild that keeps the
+    page never makes it. Pages of a kind share one ``derived``. ``file`` is the output
+    file (:func:`~generator.urls.output_file`), made once: every step that keeps
+    something per output file keys it by this one string.
     """
 
     path: str
@@ -36,11 +38,16 @@ class PageSpec:
     source: str | None = None
     lastmod: When | None = None
     indexed: bool = True
-    derived: dict[str, Callable[[], Any]] = field(default_factory=dict)
+    derived: Mapping[str, Callable[[dict[str, Any]], Any]] = field(default_factory=dict)
+    file: str = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "file", output_file(self.path))  # frozen: set once, here
 
     def full_context(self) -> dict[str, Any]:
         """The context with the derived values made."""
-        return {**self.context, **{name: make() for name, make in self.derived.items()}}
+        return {**self.context,
+                **{name: make(self.context) for name, make in self.derived.items()}}
 
 
 @dataclass(frozen=True)
@@ -131,6 +138,9 @@ def plan_site(graph: SiteGraph, urls: Urls) -> Iterator[PageSpec]:
         yield PageSpec(pager.paths[pager.number - 1], "index.html", context,
                        lastmod=newest(pager.items))
 
+    # A check page's ClaimReview, made from its entry (one function for all of them:
+    # a function per page was 400 bytes a check).
+    check_derived = {"claim_review": lambda context: claim_review(context["entry"], graph, urls)}
     for entry in graph.entries:
         context = {
             "entry": entry,
@@ -140,8 +150,7 @@ def plan_site(graph: SiteGraph, urls: Urls) -> Iterator[PageSpec]:
         }
         yield PageSpec(urls.check(entry.slug), "check.html", context,
                        source=entry.source_path, lastmod=entry.modified,
-                       derived={"claim_review": functools.partial(claim_review, entry, graph,
-                                                                  urls)})
+                       derived=check_derived)
 
     yield PageSpec(urls.companies(), "companies.html", {"groups": company_index(graph)},
                    lastmod=latest)
