@@ -77,6 +77,10 @@ class Report:
         shown = self._shown.get(key)
         if shown is None:
             shown = self._shown[key] = self._relative(Path(path))
+            # A shown path handed back (an entry's source_path, in a finding of its
+            # rendered page) is itself: resolved again, it would be taken as relative
+            # to the working folder ("content/content/…" from inside content/).
+            self._shown.setdefault(shown, shown)
         return shown
 
     def _relative(self, path: Path) -> str:

@@ -926,6 +926,21 @@ def test_github_format_paths_are_relative_to_the_working_folder(site, run, good,
     )
 
 
+def test_a_rendered_page_warning_names_its_file_from_inside_the_site(site, run, good,
+                                                                     monkeypatch):
+    """A warning found in a rendered page (its ClaimReview) names the entry's file as every
+    other diagnostic does, whatever folder factsite runs from."""
+    site.entry("2021-01-01-long", title="Long", claim="A claim " * 12)
+    for folder in (site.root, site.root / "content", site.root / "content" / "entries"):
+        monkeypatch.chdir(folder)
+        result = run("build", str(site.root), "--no-cache")
+        assert result.code == 0, result.err
+        warnings = [line for line in result.err.splitlines() if ": warning: " in line]
+        assert warnings and all(
+            line.startswith("content/entries/2021-01-01-long.md:") for line in warnings
+        ), warnings
+
+
 def test_github_format_without_a_line(site, run, good, monkeypatch):
     monkeypatch.chdir(site.root)
     site.remove("content/site.yaml")
