@@ -155,7 +155,8 @@ def build(
     gc.disable()
     # A cache kept by the caller may hold this build's entries for the next build: their
     # bodies stay in them then. Otherwise they wait in a temporary file (see bodies).
-    bodies = BodyFile() if cache is None else None
+    owns_entries = cache is None
+    bodies: BodyFile | None = None
     try:
         disk_cache = None
         if cache is None and options.cache_dir is not None:
@@ -169,7 +170,8 @@ def build(
                 disk_cache.flush()  # what was parsed is kept even when the build then fails
         if content is None:
             raise BuildFailed(report)
-        if bodies is not None:
+        if owns_entries:
+            bodies = BodyFile()
             bodies.move(content.entries)
         phases.done("load (front matter, Markdown)")
         _release_freed_memory()  # what loading needed only for a while, and the bodies
