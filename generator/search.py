@@ -144,14 +144,12 @@ class SearchIndex:
             self.close()
             raise
         self._index_id: int = reply["index_id"]
-        self.pages = 0  # in the current index
 
     def reset(self) -> None:
         """Drop the current index (Pagefind frees it) and start an empty one."""
         self.flush()
         self._call({"type": "DeleteIndex", "index_id": self._index_id})
         self._index_id = self._call({"type": "NewIndex", "config": None})["index_id"]
-        self.pages = 0
 
     # -- requests ------------------------------------------------------------------------
 
@@ -167,7 +165,6 @@ class SearchIndex:
             },
             f"indexing {url}",
         )
-        self.pages += 1
 
     def flush(self) -> None:
         """Hand the pages added so far to the binary now, not when the pipe fills."""
