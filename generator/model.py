@@ -14,7 +14,10 @@ import datetime as dt
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # bodies imports this module: the type alone, for the annotation
+    from .bodies import StoredBody
 
 
 @dataclass(frozen=True, order=True, slots=True)
@@ -31,12 +34,6 @@ class When:
     def isoformat(self) -> str:
         """``YYYY-MM-DD`` for a date, full ISO 8601 with offset for a date-time."""
         return self.moment.isoformat() if self.has_time else self.date.isoformat()
-
-
-class StoredBody(Protocol):
-    """A packed body kept outside its entry (see :mod:`generator.bodies`)."""
-
-    def packed(self) -> bytes: ...
 
 
 @dataclass(frozen=True)
