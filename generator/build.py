@@ -242,7 +242,7 @@ def build(
             phases.done(f"render pages ({records.rendered} rendered, "
                         f"{len(specs) - records.rendered} unchanged)")
             phases.templates = records.templates
-            # Made while Pagefind indexes the last shard, on the other core.
+            # Made while Pagefind may still be finishing the last shard, on the other core.
             for path, data in _data_files(graph, urls, specs):
                 sink.write(output_file(path), data)
             phases.done("feeds, sitemaps, filter listings")
