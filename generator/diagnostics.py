@@ -67,20 +67,21 @@ class Report:
     root: Path | None = None
     items: list[Diagnostic] = field(default_factory=list)
     _error_count: int = 0
-    # Paths as shown, by the path given: a large site names its files thousands of times.
-    _shown: dict[str, str] = field(default_factory=dict, repr=False)
+    # Every path shown so far. One handed back (an entry's source_path, in a finding of
+    # its rendered page) is itself: resolved again, it would be taken as relative to the
+    # working folder ("content/content/…" from inside content/). The paths given are not
+    # remembered: at 100,000 checks that took 20 MB to the end of the build, while the
+    # loader, which names each file several times, keeps its own until it is done.
+    _shown: set[str] = field(default_factory=set, repr=False)
     _resolved_root: str | None = field(default=None, repr=False)
     _real_folders: dict[str, str] = field(default_factory=dict, repr=False)
 
     def display_path(self, path: Path | str) -> str:
-        key = str(path)
-        shown = self._shown.get(key)
-        if shown is None:
-            shown = self._shown[key] = self._relative(Path(path))
-            # A shown path handed back (an entry's source_path, in a finding of its
-            # rendered page) is itself: resolved again, it would be taken as relative
-            # to the working folder ("content/content/…" from inside content/).
-            self._shown.setdefault(shown, shown)
+        """``path`` as messages show it: relative to ``root`` when inside it."""
+        if isinstance(path, str) and path in self._shown:
+            return path
+        shown = self._relative(Path(path))
+        self._shown.add(shown)
         return shown
 
     def _relative(self, path: Path) -> str:

@@ -96,6 +96,7 @@ class _Loader:
     # build stamp's record of files unchanged since it looked).
     digests: dict[str, str] = field(default_factory=dict)
     _entry_settings: bytes = b""  # see _entry_key
+    _shown: dict[Path, str] = field(default_factory=dict)  # see shown()
 
     def __post_init__(self) -> None:
         self.content_dir = self.site_dir / "content"
@@ -103,6 +104,14 @@ class _Loader:
         self.site_root = self.site_dir.resolve()
 
     # -- files ---------------------------------------------------------------------------
+
+    def shown(self, path: Path) -> str:
+        """``path`` as messages show it (``Report.display_path``), worked out once per
+        file while loading: each entry's is needed two or three times."""
+        shown = self._shown.get(path)
+        if shown is None:
+            shown = self._shown[path] = self.report.display_path(path)
+        return shown
 
     def markdown_files(self, folder: str) -> list[Path]:
         """The ``.md`` files under ``content/<folder>/``, recursively, in a stable order."""
@@ -270,7 +279,7 @@ class _Loader:
             company = Company(
                 slug=slug,
                 name=name,
-                source_path=self.report.display_path(path),
+                source_path=self.shown(path),
                 aliases=aliases,
                 website=website,
                 wikidata=wikidata,
@@ -337,13 +346,13 @@ class _Loader:
             self._entry_settings = content_key("entry-settings", repr((
                 self.config, sorted(self.company_keys.items()), sorted(self.spellings.items()),
                 RENDERER_VERSION)).encode()).encode()
-        return content_key("entry", digest.encode(), self.report.display_path(path).encode(),
+        return content_key("entry", digest.encode(), self.shown(path).encode(),
                            self._entry_settings)
 
     def _by_file(self, files: list[Path], start: int) -> None:
         """Order the diagnostics reported since ``start`` by file, each file's in the order
         they were found, so a build from the cache reports exactly as one without."""
-        order = {self.report.display_path(path): n for n, path in enumerate(files)}
+        order = {self.shown(path): n for n, path in enumerate(files)}
         found = self.report.items[start:]
         found.sort(key=lambda d: order.get(d.path, len(order)))  # stable
         self.report.items[start:] = found
@@ -420,7 +429,7 @@ class _Loader:
         published = fields.when("published", self.tz, required=True)
         entry = Entry(
             slug=slug,
-            source_path=self.report.display_path(doc.path),
+            source_path=self.shown(doc.path),
             title=title or "",
             claim=claim or "",
             verdict=verdict or "",
@@ -587,7 +596,7 @@ class _Loader:
                         title=title or "",
                         menu=menu,
                         description=fields.text("description"),
-                        source_path=self.report.display_path(path),
+                        source_path=self.shown(path),
                         body_html=self.render_body(doc),
                     )
                 )
