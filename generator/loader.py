@@ -451,7 +451,7 @@ class _Loader:
             sources=self.sources(fields),
             corrections=self.corrections(fields),
             draft=fields.boolean("draft", False),
-            field_lines=tuple(doc.lines.get((key,), 0) for key in ENTRY_KEYS),
+            field_lines="".join(chr(doc.lines.get((key,), 0)) for key in ENTRY_KEYS),
         )
         if entry.updated and published and entry.updated < published:
             fields.problem(
