@@ -10,8 +10,9 @@ it is. A key covers:
 - the page's address, its template and its *context*, walked value by value: the entries
   it shows (each by what it was made from, see ``Entry.fingerprint``, or else by all its
   fields, and with the companies shown beside it, see ``SiteGraph.companies_shown``),
-  their pagers, counts. Values a page spec *derives* (the ClaimReview, made from
-  the entry and the settings) are covered by what they are made from.
+  their pagers, counts. Values a page spec *derives* (a check page's verdict, companies
+  and ClaimReview, made from the entry, the settings and the companies shown with it)
+  are covered by what they are made from.
 
 Templates also see ``graph``. Reading the settings or free pages off it is covered by the
 site key, and so are the companies when a template reads them off it by name

@@ -138,16 +138,16 @@ def plan_site(graph: SiteGraph, urls: Urls) -> Iterator[PageSpec]:
         yield PageSpec(pager.paths[pager.number - 1], "index.html", context,
                        lastmod=newest(pager.items))
 
-    # A check page's ClaimReview, made from its entry (one function for all of them:
-    # a function per page was 400 bytes a check).
-    check_derived = {"claim_review": lambda context: claim_review(context["entry"], graph, urls)}
+    # What a check page shows that follows from its entry and the site alone: its verdict,
+    # its companies, its ClaimReview (one function each for all check pages: a function
+    # per page was 400 bytes a check, and a list of companies held per page 90 more).
+    check_derived: dict[str, Callable[[dict[str, Any]], Any]] = {
+        "verdict": lambda context: graph.verdict(context["entry"].verdict),
+        "companies": lambda context: graph.company_list(context["entry"]),
+        "claim_review": lambda context: claim_review(context["entry"], graph, urls),
+    }
     for entry in graph.entries:
-        context = {
-            "entry": entry,
-            "verdict": graph.verdict(entry.verdict),
-            "companies": graph.company_list(entry),
-            "related": graph.related_checks[entry.slug],
-        }
+        context = {"entry": entry, "related": graph.related_checks[entry.slug]}
         yield PageSpec(urls.check(entry.slug), "check.html", context,
                        source=entry.source_path, lastmod=entry.modified,
                        derived=check_derived)
@@ -156,11 +156,12 @@ def plan_site(graph: SiteGraph, urls: Urls) -> Iterator[PageSpec]:
                    lastmod=latest)
     for slug, company in graph.companies.items():
         checks = graph.checks_by_company[slug]
+        breakdown = graph.verdict_breakdown(slug)  # one for all the company's pages
         for pager in paginate(checks, per_page, lambda n, s=slug: urls.company(s, n)):
             context = {
                 "company": company,
                 "pager": pager,
-                "breakdown": graph.verdict_breakdown(slug),
+                "breakdown": breakdown,
                 "related_companies": graph.related_companies[slug],
             }
             yield PageSpec(pager.paths[pager.number - 1], "company.html", context,
