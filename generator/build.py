@@ -14,7 +14,7 @@ import gc
 import os
 import resource
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -588,7 +588,7 @@ def _render_pages(
                 )
             continue
         result.timed(spec.template, time.perf_counter() - began)
-        findings = []
+        findings: Sequence[Finding] = ()
         if entry is not None and not report.has_errors:  # errors would cascade
             findings = _validate_claim_review(html, context["canonical"], cache)
             _report_findings(findings, entry, report)
