@@ -238,7 +238,7 @@ def build(
                 specs_in_order = specs
             records = _render_pages(specs_in_order, graph, urls, theme, content.static_files,
                                     pages_sink, report, progress, links, cache, keys,
-                                    recorded)
+                                    recorded, bodies)
             phases.done(f"render pages ({records.rendered} rendered, "
                         f"{len(specs) - records.rendered} unchanged)")
             phases.templates = records.templates
@@ -431,9 +431,10 @@ def _claimreview_items(specs: list[PageSpec], cache: MemoryCache | DiskCache | N
 def base_context(
     graph: SiteGraph, urls: Urls, theme: Theme, static_files: list[StaticFile],
     cards: dict[tuple[str, str], Any],
+    bodies: BodyFile | None = None,
 ) -> dict[str, Any]:
     """What every template sees: settings, the graph and the URL helpers; ``card()``
-    keeps the check cards it renders in ``cards``."""
+    keeps the check cards it renders in ``cards`` (packed, or in ``bodies``)."""
     static_names = {f.relpath for f in static_files}
 
     def asset(name: str) -> str:
@@ -456,20 +457,22 @@ def base_context(
     }
     # A check's card looks the same on every listing that shows it (home, company, verdict,
     # tag pages, related checks): render it once per build, not once per listing. Kept
-    # packed like the bodies: they are the most that rendering holds (about 1.6 kB a
-    # check, half that packed), and unpacking one (3 µs) is far cheaper than rendering it.
+    # packed like the bodies, and with them when they are in a file: they are the most
+    # that rendering holds (about 1.6 kB a check, 400 bytes packed), and reading and
+    # unpacking one (3 µs) is far cheaper than rendering it.
     ui: list[Any] = []
 
     def card(entry: Entry, heading: str = "h2") -> Any:
         key = (entry.slug, heading)
-        packed = cards.get(key)
-        if packed is None:
+        kept = cards.get(key)
+        if kept is None:
             if not ui:
                 ui.append(theme.macros("macros.html", context))
             html = ui[0].check_card(entry, heading)
-            cards[key] = pack_html(str(html))
+            packed = pack_html(str(html))
+            cards[key] = bodies.add(packed) if bodies is not None else packed
             return html
-        return Markup(unpack_html(packed))
+        return Markup(unpack_html(kept if isinstance(kept, bytes) else kept.packed()))
 
     context["card"] = card
     return context
@@ -541,14 +544,16 @@ def _render_pages(
     cache: MemoryCache | DiskCache | None = None,
     keys: dict[str, str | None] | None = None,
     recorded: dict[str, PageRecord] | None = None,
+    bodies: BodyFile | None = None,
 ) -> RenderedPages:
     """Render every page of the plan into ``sink``, except those whose key is unchanged
-    and whose output file the sink can keep as the last build ``recorded`` it."""
+    and whose output file the sink can keep as the last build ``recorded`` it. The check
+    cards wait in ``bodies`` if given (see :func:`base_context`)."""
     keys = keys or {}
     recorded = recorded or {}
     result = RenderedPages()
     cards: dict[tuple[str, str], Any] = {}
-    common = base_context(graph, urls, theme, static_files, cards)
+    common = base_context(graph, urls, theme, static_files, cards, bodies)
     seen: set[tuple[str, int | None, str]] = set()
     for done, spec in enumerate(specs):
         if progress is not None:

@@ -208,7 +208,17 @@ def test_a_build_keeps_the_bodies_in_a_temporary_file(site, tmp_path, monkeypatc
         assert copy.body == packed[entry.slug] and copy.body_html == html[entry.slug]
     bodies.close()
 
+    # Packed HTML added while a build renders is read back before and after its batch
+    # is written to the file.
+    monkeypatch.setattr("generator.bodies._WRITE_BATCH", 100)
+    bodies = BodyFile()
+    stored = [bodies.add(bytes([n]) * (n + 1)) for n in range(20)]
+    assert stored[19].packed() == bytes([19]) * 20  # waiting for its batch
+    assert [s.packed() for s in stored] == [bytes([n]) * (n + 1) for n in range(20)]
+    bodies.close()
+
     moved: list[int] = []
+    added: list[bytes] = []
 
     class CountingBodyFile(BodyFile):
         def move(self, entries):
@@ -216,10 +226,21 @@ def test_a_build_keeps_the_bodies_in_a_temporary_file(site, tmp_path, monkeypatc
             moved.append(len(entries))
             super().move(entries)
 
+        def add(self, packed):
+            added.append(packed)
+            return super().add(packed)
+
     monkeypatch.setattr("generator.build.BodyFile", CountingBodyFile)
     now = dt.datetime.fromisoformat(NOW)
     build_site(BuildOptions(site.root, tmp_path / "own", now=now))
     assert moved == [30]
+    # The check cards wait in the file too: each rendered once per heading it is shown
+    # under (h2 on the home page, h3 among related checks and on company pages).
+    assert sorted(added[:30]) == sorted(packed.values())  # the bodies, moved
+    cards = [unpack_html(packed) for packed in added[30:]]
+    assert len(cards) > 30
+    assert all(card.startswith('<article class="card">') for card in cards)
+    assert len(set(cards)) == len(cards)
     page = (tmp_path / "own" / "checks" / "check-7" / "index.html").read_text()
     assert "<em>7</em>" in page and "第7项" in page
     memory = MemoryCache()
