@@ -213,6 +213,7 @@ def build(
             records_slot = _records_slot(options.output)
             recorded = read_mapping(cache, records_slot, "") or {}
         phases.done("page keys")
+        _release_freed_memory()  # what hashing the pages needed for a while
         gc.freeze()
         if collecting:
             gc.enable()
@@ -305,6 +306,13 @@ def build(
         gc.unfreeze()  # a long-running caller (serve) can free this build's objects
         if collecting:
             gc.enable()
+
+
+# Rendering frees tens of kilobytes a page (its text, its bytes, the template's work),
+# and the C allocator keeps what it can reuse in holes between what the build keeps
+# (records, cards' places, file names). Given back every this many pages, a build of
+# 100,000 checks grew 35 MB less while rendering (2 ms each time).
+TRIM_EVERY = 1000
 
 
 def _release_freed_memory() -> None:
@@ -527,8 +535,20 @@ def _page_keys(specs: list[PageSpec], graph: SiteGraph, theme: Theme, urls: Urls
     if uncovered:
         names = ", ".join("graph" if n == "*" else f"graph.{n}" for n in sorted(uncovered))
         return {}, [f"templates use {names}: every page is rendered on every build"], feed_key
-    return ({s.file: keys.key(s.path, s.template, s.context) for s in specs},
-            [], feed_key)
+    # The keys wait in one buffer, not as strings, until the memo is gone: strings made
+    # while it grows would sit among its objects and keep its memory from going back to
+    # the system once it is freed. Hashing the pages of 100,000 checks left the build
+    # 83 MB larger; now (with the trim after it) 6 MB, about what the keys take.
+    unkeyed = bytes(16)  # a page whose context cannot be hashed
+    raw = bytearray()
+    for spec in specs:
+        raw += keys.key(spec.path, spec.template, spec.context) or unkeyed
+    del keys
+    page_keys: dict[str, str | None] = {}
+    for at, spec in enumerate(specs):
+        key = raw[16 * at:16 * at + 16]
+        page_keys[spec.file] = key.hex() if key != unkeyed else None
+    return page_keys, [], feed_key
 
 
 def _render_pages(
@@ -603,6 +623,8 @@ def _render_pages(
             result.pages[file] = PageRecord(
                 key, findings=findings, links=links.page_record(spec.path) if links else None)
         sink.write(file, html.encode("utf-8"))
+        if result.rendered % TRIM_EVERY == 0:
+            _release_freed_memory()
     # Freed now (see base_context), for the data feed and the commit to reuse: the
     # macros and the context refer to each other, so they would wait for the collector.
     cards.clear()

@@ -79,9 +79,9 @@ class PageKeys:
             self._feed(digest, part)
         self.site_key = digest.digest()
 
-    def key(self, path: str, template: str, context: dict[str, Any]) -> str | None:
-        """The page's key; ``None`` when its context holds a value that cannot be hashed
-        (the page is then rendered every time)."""
+    def key(self, path: str, template: str, context: dict[str, Any]) -> bytes | None:
+        """The page's key (16 bytes); ``None`` when its context holds a value that cannot
+        be hashed (the page is then rendered every time)."""
         digest = hashlib.blake2b(self.site_key, digest_size=16)
         try:
             self._feed(digest, path)
@@ -91,7 +91,7 @@ class PageKeys:
                 self._feed(digest, value)
         except TypeError:
             return None
-        return digest.hexdigest()
+        return digest.digest()
 
     def value_key(self, value: Any) -> str:
         """The hash of one value, walked as page contexts are (for other caches keyed
