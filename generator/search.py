@@ -52,6 +52,10 @@ UNUSED_BUNDLE_FILES = (
 )  # fmt: skip
 # The script and WebAssembly that every shard shares: published once, at the root.
 SHARED_BUNDLE_FILES = ("pagefind.js", "pagefind-worker.js", "wasm.")
+# How long Pagefind may say nothing while the build waits for it. Its slowest answer is
+# a shard's bundle (about 2 s for 1,000 pages); one silent this long is stuck, and the
+# build fails rather than wait for ever (a CI job would wait for its own time limit).
+REPLY_TIMEOUT = 300.0
 FIX_HINT = (
     "reinstall it with: pip install --force-reinstall 'pagefind[extended]'; "
     "or set 'search: false' in content/site.yaml to build without search"
@@ -136,6 +140,7 @@ class SearchIndex:
         self._replies: dict[int, dict[str, Any]] = {}  # answers that a caller waits for
         self._errors: list[str] = []
         self._closed = False  # set by the reader when the binary's output ends
+        self._heard = 0  # answers read so far: waits time out only if none come
         self._reader = threading.Thread(target=self._read, name="pagefind", daemon=True)
         self._reader.start()
         try:
@@ -176,8 +181,8 @@ class SearchIndex:
     def files(self) -> list[tuple[str, bytes]]:
         """The finished bundle as (path below /pagefind/, bytes), sorted by path."""
         self.flush()
-        with self._lock:  # every page is in before the files are asked for
-            self._lock.wait_for(lambda: not self._pending or self._closed)
+        # every page is in before the files are asked for
+        self._wait(lambda: not self._pending, "the pages to be indexed")
         self._raise_errors()
         reply = self._call({"type": "GetFiles", "index_id": self._index_id})
         files = [
@@ -230,13 +235,28 @@ class SearchIndex:
             self._process.stdin.flush()  # type: ignore[union-attr]
         except OSError:
             raise self._failure() from None
+        self._wait(lambda: message_id in self._replies, f"its answer to {payload['type']}")
         with self._lock:
-            self._lock.wait_for(lambda: message_id in self._replies or self._closed)
             reply = self._replies.pop(message_id, None)
         self._raise_errors()
         if reply is None:
             raise self._failure()
         return reply
+
+    def _wait(self, done: Callable[[], bool], awaited: str) -> None:
+        """Wait until ``done()`` or the binary's output ends; a binary that is alive but
+        has said nothing for ``REPLY_TIMEOUT`` seconds is stopped, and the build fails
+        rather than waiting for ever."""
+        with self._lock:
+            while not (done() or self._closed):
+                heard = self._heard
+                if not self._lock.wait(REPLY_TIMEOUT) and heard == self._heard:
+                    break
+            else:
+                return
+        self._process.kill()
+        raise SearchFailed(f"the pagefind binary {self.binary} said nothing for "
+                           f"{REPLY_TIMEOUT:.0f} s (waiting for {awaited})")
 
     def _read(self) -> None:
         """The reader thread: split stdout at commas and file each answer by its id."""
@@ -268,6 +288,7 @@ class SearchIndex:
         payload = message.get("payload") or {}
         message_id = message.get("message_id")
         with self._lock:
+            self._heard += 1
             unknown = "reading a request"
             purpose = self._pending.pop(message_id, unknown) if message_id else unknown
             if payload.get("type") == "Error":

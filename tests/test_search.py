@@ -11,6 +11,7 @@ import base64
 import json
 import re
 import stat
+import sys
 from pathlib import Path
 
 import pytest
@@ -309,8 +310,25 @@ def test_strict_builds_pass_with_search_off(run, site: Site) -> None:
     built(run, site, "--strict")
 
 
+# Answers the first request (the build's NewIndex) as Pagefind would, then nothing.
+SILENT_PAGEFIND = """
+import base64, json, sys
+pending, answered = b"", False
+while chunk := sys.stdin.buffer.read1(1 << 16):
+    pending += chunk
+    while b"," in pending and not answered:
+        request, pending = pending.split(b",", 1)
+        asked = json.loads(base64.b64decode(request))
+        reply = {"message_id": asked["message_id"],
+                 "payload": {"type": "NewIndex", "index_id": 1}}
+        sys.stdout.buffer.write(base64.b64encode(json.dumps(reply).encode()) + b",")
+        sys.stdout.flush()
+        answered = True
+"""
+
+
 @pytest.mark.parametrize("binary", ["missing", "not-executable", "exits-at-once",
-                                    "dies-midway"])
+                                    "dies-midway", "stops-answering"])
 def test_a_pagefind_that_cannot_run_fails_the_build_with_the_fix(
         run, site: Site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, binary: str) -> None:
     fill(site)
@@ -327,6 +345,10 @@ def test_a_pagefind_that_cannot_run_fails_the_build_with_the_fix(
         real = find_binary()
         path.write_text(f"#!/bin/sh\ndd bs=1 count=2000 status=none | '{real}' \"$@\"\n")
         path.chmod(stat.S_IRWXU)
+    elif binary == "stops-answering":  # it starts an index, then reads on, silent
+        path.write_text(f"#!{sys.executable}\n{SILENT_PAGEFIND}")
+        path.chmod(stat.S_IRWXU)
+        monkeypatch.setattr("generator.search.REPLY_TIMEOUT", 2.0)
     monkeypatch.setenv("PAGEFIND_BINARY_PATH", str(path))  # what the pagefind package obeys
     # --no-cache: with nothing changed the build would not need the index at all
     result = run("build", str(site.root), "--no-cache")
@@ -338,6 +360,8 @@ def test_a_pagefind_that_cannot_run_fails_the_build_with_the_fix(
         # shows first depends on whether the build was still writing to it
         assert ("pagefind failed while reading a request: " in first
                 or f"the pagefind binary {path} stopped" in first)
+    elif binary == "stops-answering":
+        assert f"the pagefind binary {path} said nothing for 2 s (waiting for " in first
     else:
         assert str(path) in first
     if binary == "exits-at-once":
