@@ -6,6 +6,7 @@ import os
 import re
 import shutil
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from conftest import SITE_YAML, Site
@@ -391,6 +392,15 @@ def test_href_percent_encodes():
     assert sub.href(sub.static("a b.png")) == "/fact%20desk/a%20b.png"
     assert sub.href('/"quoted"<x>/') == "/fact%20desk/%22quoted%22%3Cx%3E/"
     assert sub.absolute("/") == "https://example.org/fact%20desk/"
+
+
+def test_href_of_every_character_is_what_quote_makes():
+    """A link of plain characters skips quote(): for each character, alone and among
+    others, the link is exactly quote()'s."""
+    urls = Urls("https://example.org/desk/")
+    for code in [*range(0x80), 0xA0, 0xE9, 0x2028, 0x6BD4, 0x1F600]:
+        for path in (f"/{chr(code)}", f"/tags/a{chr(code)}b/page/2/"):
+            assert urls._href(path) == quote("/desk" + path, safe="/#?=&%:@!$'()*+,;~")
 
 
 # -- generator.writer.OutputWriter ---------------------------------------------------------------
