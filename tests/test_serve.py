@@ -748,6 +748,11 @@ def test_drafts_option(site):
 
 def start_cli(*args: str, first_line: bool = True) -> tuple[subprocess.Popen[str], str]:
     """``python -m generator serve …`` in a subprocess; returns it and its first line."""
+    # Started as a background job of a script, the suite may have Ctrl-C ignored, and a
+    # child inherits that (serve then rightly ignores it too). These tests press Ctrl-C
+    # as a terminal would: a handled signal is the default again in the child.
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     process = subprocess.Popen(
         [sys.executable, "-m", "generator", "serve", *args],
         cwd=REPO,
