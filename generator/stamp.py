@@ -130,7 +130,8 @@ def _file_record(path: str, known: str | None, trusted_before: int) -> str | Non
     try:
         info = os.stat(path)
         identity = f"{info.st_size} {info.st_mtime_ns} {info.st_ino} "
-        if (known is not None and known.startswith(identity)
+        # ``known`` was read from the stamp file: anything but what it wrote is ignored.
+        if (isinstance(known, str) and known.startswith(identity)
                 and info.st_mtime_ns < trusted_before):
             return known
         with open(path, "rb") as file:
@@ -190,12 +191,33 @@ def _files_in(root: Path, known: Iterable[str]) -> set[str]:
 
 
 def load(path: Path) -> Stamp | None:
-    """The stamp at ``path``, or ``None`` when missing or unreadable (never trusted then)."""
+    """The stamp at ``path``, or ``None`` when missing, unreadable or not as :func:`save`
+    writes it (never trusted then)."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-        return Stamp(**data) if data.pop("version", None) == STAMP_VERSION else None
-    except (OSError, ValueError, TypeError):
+        if data.pop("version", None) != STAMP_VERSION:
+            return None
+        stamp = Stamp(**data)
+        return stamp if _well_formed(stamp) else None
+    except (OSError, ValueError, TypeError, AttributeError):
         return None
+
+
+def _well_formed(stamp: Stamp) -> bool:
+    """Whether each field the next build uses has the shape :func:`save` gives it: a
+    stamp damaged or edited by hand is ignored, not a reason for a traceback. (The
+    records of outputs and inputs are only compared with what a build finds, so a
+    wrong one is a difference, not an error.)"""
+    if stamp.due is not None:
+        due = dt.datetime.fromisoformat(stamp.due)  # a ValueError or TypeError: damaged
+        if due.tzinfo is None:
+            return False
+    return (isinstance(stamp.fingerprint, str) and isinstance(stamp.pages, int)
+            and isinstance(stamp.base_url, str) and isinstance(stamp.inputs_taken_ns, int)
+            and isinstance(stamp.outputs, dict) and isinstance(stamp.inputs, dict)
+            and isinstance(stamp.notes, list) and isinstance(stamp.warnings, list)
+            and all(isinstance(note, str) for note in stamp.notes)
+            and all(isinstance(w, list) and len(w) == 5 for w in stamp.warnings))
 
 
 def save(path: Path, stamp: Stamp) -> None:
