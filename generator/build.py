@@ -181,7 +181,7 @@ def build(
         links = LinkChecker(urls) if options.strict or not write else None
         write = write and not report.has_errors
 
-        graph = build_graph(content, now, drafts=options.drafts)
+        graph = build_graph(content, now, drafts=options.drafts, cache=cache)
         theme = theme or Theme(site_dir)
         specs = list(plan_site(graph, urls))
         phases.done("site graph and plan")

@@ -5,6 +5,7 @@ from collections import Counter
 from types import SimpleNamespace
 
 from generator import graph
+from generator.cache import MemoryCache
 from generator.graph import RELATED_CHECKS, Tag, _related_checks
 from generator.urls import tag_slug
 
@@ -44,14 +45,20 @@ def _corpus(rng: random.Random, size: int):
         )
         for i in range(size)
     ]
-    by_company = {slug: [] for slug in companies}
-    tags = {}
+    by_company, tags = _indexes(entries)
+    by_company = {slug: by_company.get(slug, []) for slug in companies}
+    return entries, by_company, tags
+
+
+def _indexes(entries):
+    """Each company's and each tag's entries, as the site graph lists them."""
+    by_company, tags = {}, {}
     for e in entries:
         for slug in e.companies:
-            by_company[slug].append(e)
+            by_company.setdefault(slug, []).append(e)
         for slug, name in {tag_slug(t): t for t in reversed(e.tags)}.items():
             tags.setdefault(slug, Tag(name, slug)).entries.append(e)
-    return entries, by_company, tags
+    return by_company, tags
 
 
 def test_related_checks_match_the_plain_version(monkeypatch):
@@ -64,3 +71,36 @@ def test_related_checks_match_the_plain_version(monkeypatch):
         assert list(fast) == list(plain)
         for slug in plain:
             assert [id(e) for e in fast[slug]] == [id(e) for e in plain[slug]], slug
+
+
+def test_related_checks_are_kept_until_a_company_tag_or_place_changes(monkeypatch):
+    """A cache keeps the last related checks: taken back as long as no entry's companies,
+    tags or place changed (as the same entries, those of this build), found again when
+    one did; always what finding them gives."""
+    rng = random.Random(20261127)
+    entries = _corpus(rng, 300)[0]
+    found = []
+    monkeypatch.setattr(graph, "_related_checks",
+                        lambda *args: found.append(1) or _related_checks(*args))
+    cache = MemoryCache()
+
+    def related(entries):
+        kept = graph._kept_related_checks(entries, *_indexes(entries), cache)
+        assert kept == _plain_related_checks(entries, *_indexes(entries))
+        return kept
+
+    related(entries)
+    copies = [SimpleNamespace(**vars(e), title="edited") for e in entries]  # a rebuild
+    again = related(copies)
+    shown = {id(e) for row in again.values() for e in row}
+    assert len(found) == 1 and shown <= {id(e) for e in copies}
+    for change in ("companies", "tags", "place"):
+        if change == "place":
+            copies = copies[1:] + copies[:1]
+        else:
+            copies[7] = SimpleNamespace(**{**vars(copies[7]), change: ["new"]})
+        before = len(found)
+        related(copies)
+        assert len(found) == before + 1, change
+    assert len(cache) == 1  # one slot, replaced
+
