@@ -158,14 +158,12 @@ def _kept_related_checks(
     key = content_key("related-checks", *(
         repr((entry.slug, entry.companies, entry.tags)).encode() for entry in entries))
     kept = cache.get(RELATED_SLOT)
-    if kept is not None and kept[0] == key:  # positions in ``entries``
-        return {entry.slug: [entries[at] for at in row]
-                for entry, row in zip(entries, kept[1], strict=True)}
-    related = _related_checks(entries, by_company, tags)
-    position = {id(entry): at for at, entry in enumerate(entries)}
-    cache.put(RELATED_SLOT, (key, [[position[id(other)] for other in related[entry.slug]]
-                                   for entry in entries]))
-    return related
+    if kept is not None and kept[0] == key:
+        rows = kept[1]
+    else:
+        rows = _related_positions(entries, by_company, tags)
+        cache.put(RELATED_SLOT, (key, rows))
+    return _as_entries(entries, rows)
 
 
 RELATED_SLOT = "related-checks"  # the cache slot of the last related checks
@@ -174,7 +172,20 @@ RELATED_SLOT = "related-checks"  # the cache slot of the last related checks
 def _related_checks(
     entries: list[Entry], by_company: dict[str, list[Entry]], tags: dict[str, Tag]
 ) -> dict[str, list[Entry]]:
-    """For each entry, the entries sharing most companies (weight 2) and tags (weight 1).
+    """For each entry, the entries sharing most companies (weight 2) and tags (weight 1)."""
+    return _as_entries(entries, _related_positions(entries, by_company, tags))
+
+
+def _as_entries(entries: list[Entry], rows: list[list[int]]) -> dict[str, list[Entry]]:
+    """Each entry's slug → the entries at the positions of its row."""
+    return {entry.slug: [entries[at] for at in row]
+            for entry, row in zip(entries, rows, strict=True)}
+
+
+def _related_positions(
+    entries: list[Entry], by_company: dict[str, list[Entry]], tags: dict[str, Tag]
+) -> list[list[int]]:
+    """:func:`_related_checks` as positions in ``entries``, one row per entry.
 
     Ties go to the entry that comes first in ``entries`` (the newer one). This runs over a
     few hundred candidates per entry, so it is shaped for speed: entries are handled as
@@ -198,7 +209,7 @@ def _related_checks(
         add(("t", slug), tag.entries, 1)
 
     slugs: dict[str, str] = {}  # tag → tag_slug(tag), which is slow-ish to recompute
-    related: dict[str, list[Entry]] = {}
+    rows: list[list[int]] = []
     for me, entry in enumerate(entries):
         keys = [("c", slug) for slug in entry.companies]
         for t in entry.tags:
@@ -214,8 +225,8 @@ def _related_checks(
                 packed[p] = get(p, -p) + weight
         packed.pop(me, None)  # not related to itself
         best = sorted(packed.values(), reverse=True)[:RELATED_CHECKS]
-        related[entry.slug] = [entries[-v % n] for v in best]
-    return related
+        rows.append([-v % n for v in best])
+    return rows
 
 
 def _related_companies(

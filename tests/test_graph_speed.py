@@ -80,8 +80,9 @@ def test_related_checks_are_kept_until_a_company_tag_or_place_changes(monkeypatc
     rng = random.Random(20261127)
     entries = _corpus(rng, 300)[0]
     found = []
-    monkeypatch.setattr(graph, "_related_checks",
-                        lambda *args: found.append(1) or _related_checks(*args))
+    positions = graph._related_positions
+    monkeypatch.setattr(graph, "_related_positions",
+                        lambda *args: found.append(1) or positions(*args))
     cache = MemoryCache()
 
     def related(entries):
