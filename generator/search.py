@@ -250,7 +250,8 @@ class SearchIndex:
         with self._lock:
             while not (done() or self._closed):
                 heard = self._heard
-                if not self._lock.wait(REPLY_TIMEOUT) and heard == self._heard:
+                self._lock.wait(REPLY_TIMEOUT)
+                if heard == self._heard and not (done() or self._closed):
                     break
             else:
                 return

@@ -28,9 +28,9 @@ def output_file(path: str) -> str:
     return relative
 
 
-# The characters quote() leaves as they are in a link: its own safe ones and these.
+# The characters quote() leaves as they are in a link: these, and its own safe ones.
 _SAFE = "/#?=&%:@!$'()*+,;~"
-_PLAIN_LINK = re.compile(r"[A-Za-z0-9_.~/#?=&%:@!$'()*+,;-]*")
+_PLAIN_LINK = re.compile(f"[A-Za-z0-9_.\\-{re.escape(_SAFE)}]*")
 
 
 class Urls:
