@@ -85,6 +85,18 @@ def check_output_folder(out_dir: Path, protected: list[Path]) -> Path:
     return root
 
 
+def _remove(path: Path) -> None:
+    """Remove what is at ``path``: a folder with its files, a file, or a link (removed
+    itself, never followed: it may lead outside the output folder)."""
+    try:
+        if stat.S_ISDIR(os.lstat(path).st_mode):
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
 def _write_all(path: Path | str, parts: Iterable[bytes], make_folder: bool = False) -> None:
     """Write ``parts`` to the file at ``path``; with ``make_folder``, make its folder
     first if it is missing."""
@@ -156,7 +168,8 @@ class OutputWriter:
         # A folder this build creates holds no earlier site to protect: files go straight
         # in (a failed build removes the folder again), and committing moves nothing.
         self._direct = self._created_root
-        shutil.rmtree(self.staging, ignore_errors=True)  # left by a build that was killed
+        _remove(self.staging)  # left by a build that was killed, or planted
+        self._staging_made = False
         # Per-folder answers, so 16,000 files cost one check per folder, not per file.
         self._real_dirs: dict[str, bool] = {}
         self._marked = False  # a direct build's folder has its marker
@@ -195,8 +208,15 @@ class OutputWriter:
 
     def _stage(self, relpath: str, parts: Iterable[bytes]) -> Path:
         """Write a file into the staging folder, to be moved to ``relpath`` on commit."""
-        if not self.staged:
-            self.staging.mkdir(parents=True, exist_ok=True)
+        if not self._staging_made:
+            # Made here, never found: a link put in its place since the build began
+            # (to carry staged files outside the output folder) makes this fail.
+            try:
+                self.staging.mkdir()
+            except FileExistsError:
+                raise UnsafeOutput(f"{self.staging} appeared while the site was being "
+                                   "built; refusing to write into it") from None
+            self._staging_made = True
         name = self.staged[relpath] = str(len(self.staged))
         path = self.staging / name
         _write_all(path, parts)
@@ -305,7 +325,8 @@ class OutputWriter:
 
     def abort(self) -> None:
         """Forget the staged files; the output folder is as it was before the build."""
-        shutil.rmtree(self.staging, ignore_errors=True)
+        _remove(self.staging)
+        self._staging_made = False
         if self._created_root:
             shutil.rmtree(self.root, ignore_errors=True)
         self.staged.clear()
@@ -330,7 +351,8 @@ class OutputWriter:
                 if stat.S_ISDIR(os.lstat(target).st_mode):  # a folder where a file goes
                     shutil.rmtree(target)
             os.replace(self.staging / self.staged[relpath], target)
-        shutil.rmtree(self.staging, ignore_errors=True)
+        _remove(self.staging)
+        self._staging_made = False
         self._write_marker()
         self.staged.clear()
         self._real_dirs.clear()  # folders were made and links replaced

@@ -308,6 +308,22 @@ def test_symlinked_folder_holding_the_same_pages_is_replaced(site, run, tmp_path
     assert {p: p.read_bytes() for p in outside.rglob("*") if p.is_file()} == outside_before
 
 
+def test_symlinked_staging_folder_is_replaced_not_written_through(site, run, tmp_path):
+    """A link planted where the build stages its files must not carry them outside."""
+    fill(site)
+    build(run, site)
+    outside = tmp_path / "outside-staging"
+    outside.mkdir()
+    os.utime(outside, ns=(OLD, OLD))  # a file made and moved away there would change it
+    (site.out / STAGING).symlink_to(outside, target_is_directory=True)
+    site.entry("2023/2023-01-01-new", title="New check")  # so there is something to stage
+    build(run, site)
+    assert list(outside.iterdir()) == []
+    assert outside.stat().st_mtime_ns == OLD
+    assert not (site.out / STAGING).exists()
+    assert (site.out / "checks" / "new" / "index.html").is_file()
+
+
 def test_symlinked_file_in_output_is_replaced_not_written_through(site, run, tmp_path):
     fill(site)
     build(run, site)
