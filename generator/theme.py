@@ -8,6 +8,7 @@ browsers may cache them for ever; templates link them with ``asset('style.css')`
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import os
@@ -17,12 +18,42 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import jinja2.bccache
 from markupsafe import Markup
 
 from .jsonld import script
 from .model import When
 
 ASSETS = "assets"
+
+
+class _CompiledTemplates(jinja2.FileSystemBytecodeCache):
+    """Compiled templates kept in a folder between runs (compiling the theme's templates
+    takes a tenth of a second, a third of what a one-file rebuild renders).
+
+    Jinja uses a file again only with its own and Python's versions in the header and
+    the hash of the template's source; the caller names the folder after factsite's
+    code, which sets how templates are compiled. A file that does not load is compiled
+    again, and one that cannot be written is no error: it is only a cache.
+    """
+
+    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        try:
+            super().load_bytecode(bucket)
+        except Exception:  # damaged: compiled again, and the file replaced
+            bucket.reset()
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        with contextlib.suppress(OSError):
+            super().dump_bytecode(bucket)
+
+
+def _bytecode_cache(folder: Path) -> jinja2.BytecodeCache | None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None  # no place to keep them: compiled in every run
+    return _CompiledTemplates(str(folder))
 
 
 def default_theme_dir() -> Path:
@@ -53,7 +84,10 @@ class Asset:
 class Theme:
     """Templates and assets of one site, with the Jinja environment kept warm."""
 
-    def __init__(self, site_dir: Path, theme_dir: Path | None = None) -> None:
+    def __init__(self, site_dir: Path, theme_dir: Path | None = None,
+                 compiled_dir: Path | None = None) -> None:
+        """``compiled_dir``: a folder to keep compiled templates in between runs (each is
+        used again only for the same source; ``None``: compiled in memory only)."""
         self.theme_dir = theme_dir or default_theme_dir()
         self.site_templates = site_dir / "templates"
         self.search_dirs = self._search_dirs()
@@ -64,6 +98,7 @@ class Theme:
             trim_blocks=True,
             lstrip_blocks=True,
             keep_trailing_newline=True,
+            bytecode_cache=_bytecode_cache(compiled_dir) if compiled_dir else None,
         )
         self.env.filters["date"] = format_date
         self.env.filters["isodate"] = lambda when: when.isoformat() if when else ""

@@ -271,6 +271,45 @@ def test_a_corrupt_cache_is_rebuilt_not_trusted(site, run):
         assert db.execute("SELECT count(*) FROM item").fetchone()[0] > 0
 
 
+def test_compiled_templates_are_kept_and_never_trusted_over_their_source(site, run,
+                                                                         tmp_path):
+    """Templates are compiled once and kept in the cache folder (a folder per factsite
+    code: others are removed); an edited template is compiled again, and a damaged
+    compiled one too, the site as built from nothing."""
+    site.entry("2021-01-01-one", title="One", body="Words.")
+    stale = site.root / ".factsite-cache" / "templates" / "an-older-factsite"
+    stale.mkdir(parents=True)
+    (stale / "x.cache").write_bytes(b"old")
+    build(run, site.root, site.out)
+    assert not stale.exists()
+    (compiled,) = (site.root / ".factsite-cache" / "templates").iterdir()
+    files = sorted(compiled.iterdir())
+    assert len(files) >= 5  # base, check, index, macros, ...
+
+    site.write("templates/check.html", '{% extends "!theme/check.html" %}'
+               '{% block title %}Edited: {{ super() }}{% endblock %}')
+    build(run, site.root, site.out)
+    assert site.html("checks/one/index.html").title.string.startswith("Edited: ")
+    site.write("templates/check.html", '{% extends "!theme/check.html" %}'
+               '{% block title %}Again: {{ super() }}{% endblock %}')
+    build(run, site.root, site.out)
+    assert site.html("checks/one/index.html").title.string.startswith("Again: ")
+
+    for number, file in enumerate(sorted(compiled.iterdir())):
+        data = file.read_bytes()  # cut short, or bytes after a good header, or garbage
+        file.write_bytes([data[: len(data) // 2], data[:40] + b"\x00" * 200, b"junk"][number % 3])
+    site.entry("2021-01-01-one", title="One", body="Other words.")  # not skipped: rendered
+    build(run, site.root, site.out)
+    assert tree(site.out) == fresh(run, site, tmp_path)
+
+
+def fresh(run, site, tmp_path) -> dict[str, bytes]:
+    """The site built from nothing, without the cache, into a folder of its own."""
+    out = tmp_path / "fresh"
+    build(run, site.root, out, "--no-cache")
+    return tree(out)
+
+
 STAMP_DAMAGE = {
     "inputs as lists": lambda s: {**s, "inputs": {k: [1, 2, 3, "d"] for k in s["inputs"]}},
     "due not a moment": lambda s: {**s, "due": "soon"},

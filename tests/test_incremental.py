@@ -136,6 +136,26 @@ def test_templates_reading_every_entry_make_every_page_render(site, run, tmp_pat
     assert snapshot(site.out) == from_nothing(run, site, tmp_path, "fresh")
 
 
+def test_a_template_starting_to_read_every_entry_is_seen_on_the_next_build(site, run,
+                                                                           tmp_path):
+    """What the templates read off ``graph`` is kept between builds, under their hash:
+    a template edited to read more is looked at again."""
+    corpus(site)
+    rebuild(run, site)
+    site.write("templates/base.html", '{% extends "!theme/base.html" %}{% block head %}'
+               '{{ super() }}<meta name="latest" content="{{ graph.entries[0].title }}">'
+               '{% endblock %}')
+    rebuild(run, site)
+    site.entry("2029-01-01-newest", title="The newest of all", published="2021-12-31")
+    result = run("build", str(site.root), "--profile")
+    assert result.code == 0, result.err
+    assert "templates use graph.entries: every page is rendered on every build" in result.out
+    assert "0 unchanged" in result.err
+    companies = site.html("companies/index.html")
+    assert companies.find("meta", attrs={"name": "latest"})["content"] == "The newest of all"
+    assert snapshot(site.out) == from_nothing(run, site, tmp_path, "fresh")
+
+
 def test_templates_reading_companies_by_name_make_company_edits_render_every_page(
         site, run, tmp_path):
     corpus(site)
