@@ -140,11 +140,15 @@ def build(
         stamp.forget(stamp_path)
     # Pagefind starts now, before the content is loaded, while this process is small:
     # starting a program from a large process briefly shows the child at the parent's
-    # size. It is reported only if the site has search on.
-    search: SearchIndex | SearchFailed
+    # size. It is reported only if the site has search on. With two jobs or more, two
+    # of them, to index two shards at once (see search.PARALLEL_SHARD_PAGES).
+    jobs = options.jobs or os.cpu_count() or 1
+    search: list[SearchIndex] | SearchFailed = []
     try:
-        search = SearchIndex()
+        for _ in range(2 if jobs > 1 else 1):
+            search.append(SearchIndex())
     except SearchFailed as exc:
+        _close_all(search)
         search = exc
     # Python's cycle collector runs after every few hundred new objects, and each of its
     # full passes walks every object alive. Loading, the graph and the page keys make
@@ -164,7 +168,7 @@ def build(
             cache = disk_cache = DiskCache(options.cache_dir / "cache.sqlite")
         try:
             content = load_site(site_dir, report, base_url=options.base_url, cache=cache,
-                                jobs=options.jobs or os.cpu_count() or 1,
+                                jobs=jobs,
                                 digests=inputs.digests())
         finally:
             if disk_cache is not None:
@@ -250,7 +254,7 @@ def build(
             phases.done("feeds, sitemaps, filter listings")
             if index is not None:
                 index.finish()
-                index.service.close()  # its memory goes before the largest file is made
+                _close_all(index.services)  # their memory goes before the largest file is made
                 phases.done(f"search index: the last shard ({index.indexed} of "
                             f"{len(index.folders)} shards indexed, the rest unchanged)")
             sink.write_parts(output_file(urls.claimreview_feed()), claimreview_feed(
@@ -300,13 +304,18 @@ def build(
         return BuildResult(report, stats, len(specs), time.perf_counter() - started, notes,
                            phases, content.config.base_url)
     finally:
-        if isinstance(search, SearchIndex):
-            search.close()
+        if not isinstance(search, SearchFailed):
+            _close_all(search)
         if bodies is not None:
             bodies.close()
         gc.unfreeze()  # a long-running caller (serve) can free this build's objects
         if collecting:
             gc.enable()
+
+
+def _close_all(services: list[SearchIndex]) -> None:
+    for service in services:
+        service.close()
 
 
 # Rendering frees tens of kilobytes a page (its text, its bytes, the template's work),

@@ -39,7 +39,7 @@ import subprocess
 import tempfile
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -502,6 +502,12 @@ def _element_end(data: bytes, name: bytes, pos: int) -> int | None:
 # for 1,000); each shard costs the reader two small fetches per visit and one per query
 # word, so their number is held down while the memory stays bounded.
 AUTO_SHARD_SIZE = 500
+# Shards of at most this many pages may be indexed two at a time, by two Pagefinds
+# (when the build has two jobs): together they hold no more than one shard of 1,000
+# (about 250 MB). Pagefind needs about 1 ms of CPU a page to read it and as much to
+# make the bundle, more than rendering the page takes: with one Pagefind, a cold build
+# of 10,000 checks waited for it, one core idle, about a third of the time.
+PARALLEL_SHARD_PAGES = 500
 AUTO_MAX_SHARD_SIZE = 1000
 AUTO_SHARDS = 100
 
@@ -543,9 +549,9 @@ class ShardedIndex:
     so the index gets the exact HTML that is published. Each page belongs to one shard
     of about ``shard_size`` pages at most (by a hash of its link); when the last page of
     a shard has been written, that shard's Pagefind index is built in the background
-    while the next pages render. One Pagefind process runs at a time, so the memory a
-    build needs for search is bounded by the shard size, not by the size of the site
-    (Pagefind holds a whole index in memory while it builds it). The build renders
+    while the next pages render. Each Pagefind process holds one shard at a time, so the
+    memory a build needs for search is bounded by the shard size, not by the size of the
+    site (Pagefind holds a whole index in memory while it builds it). The build renders
     check pages grouped by shard (``shard_by_file``).
 
     A shard whose pages are, in what Pagefind reads of them (:func:`page_digest`), those
@@ -555,16 +561,17 @@ class ShardedIndex:
     they are, neither read nor written. ``bundle_files`` says which bundle each file
     published now belongs to, for the next build's records.
 
-    ``service`` is the Pagefind to use, one index after another; the caller starts it
-    (early, while the build's process is small) and closes it.
+    ``services`` are the Pagefinds to use, each for one index after another; the caller
+    starts them (early, while the build's process is small) and closes them. With two,
+    two shards are indexed at once where shards are small enough (see
+    :data:`PARALLEL_SHARD_PAGES`).
     """
 
     def __init__(self, sink: Sink, pages: dict[str, str], shard_size: int | None,
-                 place: Callable[[str], str], service: SearchIndex,
+                 place: Callable[[str], str], services: Sequence[SearchIndex],
                  cache: Cache | None = None,
                  recorded: Mapping[str, Record] | None = None) -> None:
         self.sink = sink
-        self.service = service
         self.pages = pages
         self.recorded = recorded or {}  # by the last build, by output file
         self.digests: dict[str, str] = {}  # output file → page_digest of each page so far
@@ -574,10 +581,12 @@ class ShardedIndex:
         self.shard_by_file = {relpath: shard_of(url, self.count) for relpath, url in pages.items()}
         self.folders = _folders(self.shard_by_file.values())  # as shard_folders() says
         self._expected = Counter(self.shard_by_file.values())
+        largest = max(self._expected.values(), default=0)
+        self.services = list(services)[:1 if largest > PARALLEL_SHARD_PAGES else None]
         self._waiting: dict[int, list[tuple[str, str, str | None]]] = {}  # relpath, digest, html
         self._done: set[int] = set()
         self.indexed = 0  # shards Pagefind built in this run (the others were unchanged)
-        self._running: _Bundling | None = None  # the shard Pagefind works on
+        self._running: list[_Bundling] = []  # the shards Pagefind works on, oldest first
         self._left: dict[str, list[str]] = {}  # bundle → its files the last build left
         for file, record in self.recorded.items():
             if record.key.startswith(_BUNDLE):
@@ -615,7 +624,8 @@ class ShardedIndex:
         for shard in self.folders:
             if shard not in self._done:
                 self._index(shard, self._waiting.pop(shard, []))
-        self._collect()
+        while self._running:
+            self._collect()
 
     def __getattr__(self, name: str) -> Any:  # produced, copy …: the real sink's
         return getattr(self.sink, name)
@@ -639,20 +649,21 @@ class ShardedIndex:
         if kept is not None and kept[0] == key:
             self._publish(shard, key, kept[1])
             return
-        self._collect()  # one index at a time: the previous shard finishes first
+        if len(self._running) == len(self.services):
+            self._collect()  # one index per Pagefind: the oldest shard finishes first
+        busy = [running.service for running in self._running]
+        service = next(service for service in self.services if service not in busy)
         self.indexed += 1
         for relpath, _, html in pages:
             if html is None:
                 html = self.sink.current(relpath).decode("utf-8")
-            self.service.add(self.pages[relpath], html)
+            service.add(self.pages[relpath], html)
         # Pagefind works on this shard while the next pages render.
-        self._running = _Bundling(self.service, shard, slot, key)
+        self._running.append(_Bundling(service, shard, slot, key))
 
     def _collect(self) -> None:
-        """Wait for the shard Pagefind works on, cache its bundle and write it."""
-        if self._running is None:
-            return
-        running, self._running = self._running, None
+        """Wait for the oldest shard Pagefind works on, cache its bundle and write it."""
+        running = self._running.pop(0)
         shard, slot, key = running.shard, running.slot, running.key
         files = running.files()
         if self.cache is not None:
@@ -701,7 +712,7 @@ class _Bundling:
     """
 
     def __init__(self, service: SearchIndex, shard: int, slot: str, key: str) -> None:
-        self.shard, self.slot, self.key = shard, slot, key
+        self.service, self.shard, self.slot, self.key = service, shard, slot, key
         self._files: list[tuple[str, bytes]] = []
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, args=(service,),

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from conftest import REPO, SITE_YAML, Site
 
-from generator import listings
+from generator import listings, search
 from generator.search import (
     SearchIndex,
     _read_pf,
@@ -168,6 +168,38 @@ def test_a_large_index_is_split_into_shards_that_the_search_page_merges(
     other = Site(site.root.parent / "again")
     built(run, site, "-o", str(other.out), "--no-cache")
     assert other.snapshot() == site.snapshot()  # shards are deterministic too
+
+
+def test_two_pagefinds_index_two_shards_at_once_into_the_same_index(
+        run, site: Site, monkeypatch) -> None:
+    """With two jobs, two Pagefinds each index a shard at a time, as long as shards are
+    small (two large ones would hold too much memory at once): the index is the same."""
+    sharded(site, size=2, checks=9)
+    used: list[set[int]] = []  # per build: the Pagefinds that were given pages
+    busiest: list[int] = []  # per build: the most shards indexed at once
+    add, index = search.SearchIndex.add, search.ShardedIndex._index
+
+    def counting_add(self, url, html):
+        used[-1].add(id(self))
+        add(self, url, html)
+
+    def counting_index(self, shard, pages):
+        index(self, shard, pages)
+        busiest[-1] = max(busiest[-1], len(self._running))
+
+    monkeypatch.setattr(search.SearchIndex, "add", counting_add)
+    monkeypatch.setattr(search.ShardedIndex, "_index", counting_index)
+    outputs = {}
+    for name, jobs, largest in (("two", "2", 500), ("one", "1", 500), ("large", "2", 1)):
+        monkeypatch.setattr(search, "PARALLEL_SHARD_PAGES", largest)
+        used.append(set())
+        busiest.append(0)
+        other = Site(site.root.parent / name)
+        built(run, site, "-o", str(other.out), "--no-cache", "--jobs", jobs)
+        outputs[name] = other.snapshot()
+    assert [len(services) for services in used] == [2, 1, 1]
+    assert busiest == [2, 1, 1]
+    assert outputs["two"] == outputs["one"] == outputs["large"]
 
 
 def test_the_automatic_shard_size_keeps_shards_small_and_their_number_bounded() -> None:
