@@ -8,7 +8,7 @@ into an unnamed temporary file; each entry keeps only where its body is, and rea
 back (``Entry.body_html``) costs one ``pread``.
 
 The check cards a build renders once and shows on many listings wait there too (see
-``build.base_context``): packed, they are the most that rendering holds (30 MB at
+``pipeline.base_context``): packed, they are the most that rendering holds (30 MB at
 100,000 checks).
 
 A long-running caller that keeps entries between builds (``factsite serve``) keeps their

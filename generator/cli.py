@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from . import __version__, scaffold
+from . import __version__
 from .build import BuildOptions, build
 from .diagnostics import BuildFailed, Diagnostic, Report
 from .progress import Progress
@@ -254,6 +254,8 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
 
 def _cmd_new(args: argparse.Namespace) -> int:
+    from . import scaffold  # imported here: it loads what a build with nothing to do skips
+
     try:
         if args.kind == "entry":
             path = scaffold.new_entry(args.site, args.title, _now() or dt.datetime.now(dt.UTC))
@@ -267,6 +269,8 @@ def _cmd_new(args: argparse.Namespace) -> int:
 
 
 def _cmd_init(args: argparse.Namespace) -> int:
+    from . import scaffold  # imported here: see _cmd_new
+
     try:
         scaffold.init_site(args.directory, now=_now())
     except scaffold.ScaffoldError as exc:

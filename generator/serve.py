@@ -41,12 +41,13 @@ from pathlib import Path
 from typing import Any, TextIO
 from urllib.parse import parse_qs, unquote
 
+from . import default_theme_dir
 from .build import BuildOptions, BuildResult, build
 from .cache import MemoryCache
 from .config import load_config
 from .diagnostics import BuildFailed, Report
 from .progress import Progress
-from .theme import Theme, default_theme_dir
+from .theme import Theme
 from .urls import Urls
 from .watch import Coalescer, SiteWatcher
 from .writer import STAGING

@@ -21,6 +21,7 @@ import jinja2
 import jinja2.bccache
 from markupsafe import Markup
 
+from . import default_theme_dir
 from .jsonld import script
 from .model import When
 
@@ -54,13 +55,6 @@ def _bytecode_cache(folder: Path) -> jinja2.BytecodeCache | None:
     except OSError:
         return None  # no place to keep them: compiled in every run
     return _CompiledTemplates(str(folder))
-
-
-def default_theme_dir() -> Path:
-    """The default theme: inside the installed package, or the source tree's templates/."""
-    here = Path(__file__).resolve().parent
-    packaged = here / "_theme"
-    return packaged if packaged.is_dir() else here.parent / "templates"
 
 
 class TemplateFailed(Exception):

@@ -1,0 +1,624 @@
+"""The build's steps, once the build stamp says there is something to do:
+load → site graph → render plan → templates → writer.
+
+Every error, from content or templates, is collected before the output folder changes;
+only a build with none commits its files. ``factsite check`` runs the same build into a
+:class:`~generator.writer.NullSink`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import datetime as dt
+import gc
+import os
+import shutil
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from markupsafe import Markup
+
+from . import stamp
+from .bodies import BodyFile
+from .build import BuildOptions, BuildResult, Phases
+from .cache import (
+    DiskCache,
+    MappingWriter,
+    MemoryCache,
+    code_version,
+    content_key,
+    read_mapping,
+)
+from .claimreview import Finding, validate_page
+from .diagnostics import BuildFailed, Report, locate
+from .feeds import site_feeds
+from .graph import SiteGraph, build_graph
+from .jsonld import claimreview_feed, feed_item
+from .linkcheck import LinkChecker
+from .listings import search_listings
+from .loader import load_site
+from .model import Entry, StaticFile, pack_html, unpack_html
+from .pagekeys import GRAPH_READS_COVERED, GRAPH_READS_OF_COMPANIES, PageKeys, PageRecord
+from .plan import PageSpec, plan_site
+from .search import FIX_HINT, SearchFailed, SearchIndex, ShardedIndex
+from .sitemap import robots_txt, sitemaps
+from .theme import TemplateFailed, Theme
+from .urls import Hrefs, Urls, output_file
+from .writer import NullSink, OutputWriter, UnsafeOutput
+
+
+def build_site(
+    options: BuildOptions,
+    report: Report,
+    phases: Phases,
+    started: float,
+    now: dt.datetime,
+    *,
+    write: bool,
+    cache: MemoryCache | None,
+    theme: Theme | None,
+    progress: Callable[[int, int], None] | None,
+    stamp_path: Path | None,
+    inputs: stamp.Inputs,
+) -> BuildResult:
+    """Make the site (see :func:`generator.build.build`, which checked the build stamp
+    and the output folder): the stamp is saved at ``stamp_path`` with ``inputs`` after a
+    successful build; ``started`` is when the build began (``time.perf_counter()``)."""
+    site_dir = options.site_dir
+    protected = [site_dir / "content", site_dir / "templates"]
+    # Pagefind starts now, before the content is loaded, while this process is small:
+    # starting a program from a large process briefly shows the child at the parent's
+    # size. It is reported only if the site has search on. With two jobs or more, two
+    # of them, to index two shards at once (see search.PARALLEL_SHARD_PAGES).
+    jobs = options.jobs or os.cpu_count() or 1
+    search: list[SearchIndex] | SearchFailed = []
+    try:
+        for _ in range(2 if jobs > 1 else 1):
+            search.append(SearchIndex())
+    except SearchFailed as exc:
+        _close_all(search)
+        search = exc
+    # Python's cycle collector runs after every few hundred new objects, and each of its
+    # full passes walks every object alive. Loading, the graph and the page keys make
+    # millions of objects and (measured) almost no reference cycles, so it only cost
+    # time: 0.8 s of a 6 s rebuild of 10,000 entries, 1.9 s of a cold build. It is
+    # paused for them; after them, what they made is frozen (left out of later passes)
+    # until the build ends. Rendering, which leaves cycles behind, runs with it on.
+    collecting = gc.isenabled()
+    gc.disable()
+    # A cache kept by the caller may hold this build's entries for the next build: their
+    # bodies stay in them then. Otherwise they wait in a temporary file (see bodies).
+    owns_entries = cache is None
+    bodies: BodyFile | None = None
+    try:
+        disk_cache = None
+        if cache is None and options.cache_dir is not None:
+            cache = disk_cache = DiskCache(options.cache_dir / "cache.sqlite")
+        try:
+            content = load_site(site_dir, report, base_url=options.base_url, cache=cache,
+                                jobs=jobs,
+                                digests=inputs.digests())
+        finally:
+            if disk_cache is not None:
+                disk_cache.flush()  # what was parsed is kept even when the build then fails
+        if content is None:
+            raise BuildFailed(report)
+        if owns_entries:
+            bodies = BodyFile()
+            bodies.move(content.entries)
+        phases.done("load (front matter, Markdown)")
+        _release_freed_memory()  # what loading needed only for a while, and the bodies
+        # With content errors the site is still rendered (into nothing) so that template
+        # errors show up in the same run; the output folder is not touched.
+        urls = Urls(content.config.base_url)
+        links = LinkChecker(urls) if options.strict or not write else None
+        write = write and not report.has_errors
+
+        graph = build_graph(content, now, drafts=options.drafts, cache=cache)
+        theme = theme or Theme(site_dir, compiled_dir=_compiled_templates(options.cache_dir))
+        specs = list(plan_site(graph, urls))
+        phases.done("site graph and plan")
+
+        sink: OutputWriter | NullSink
+        try:
+            sink = (
+                OutputWriter(options.output, protected=protected)
+                if write
+                else NullSink()
+            )
+        except UnsafeOutput as exc:
+            report.error(options.output, None, str(exc))
+            raise BuildFailed(report) from None
+
+        notes: list[str] = []
+        # Page keys let this build keep the pages whose inputs did not change since the
+        # last one: only with a cache (to remember them in). A build that already has
+        # content errors renders into nothing, to find template errors: it skips the
+        # pages the last (successful) build rendered from the same inputs.
+        keys: dict[str, str | None] = {}
+        feed_key = ""
+        records_slot = ""
+        recorded: dict[str, PageRecord] = {}  # by the last successful build, by file
+        if cache is not None and (write or report.has_errors):
+            keys, key_notes, feed_key = _page_keys(specs, graph, theme, urls,
+                                                   content.static_files, cache)
+            notes.extend(key_notes)
+            records_slot = _records_slot(options.output)
+            recorded = read_mapping(cache, records_slot, "") or {}
+        phases.done("page keys")
+        _release_freed_memory()  # what hashing the pages needed for a while
+        gc.freeze()
+        if collecting:
+            gc.enable()
+        index: ShardedIndex | None = None
+        committed = False
+        try:
+            pages_sink: Any = sink
+            if graph.config.search and isinstance(search, SearchFailed):
+                raise search
+            # The index is fed the check pages as they are written; a build with content
+            # errors writes nothing, so it needs none.
+            if graph.config.search and not report.has_errors:
+                index = ShardedIndex(sink, _check_pages(specs, urls),
+                                     graph.config.search_shard_size,
+                                     lambda name: output_file(urls.pagefind(name)), search,
+                                     cache, recorded)
+                pages_sink = index
+                specs_in_order = _index_order(specs, index, keys, recorded)
+            else:
+                if not graph.config.search:
+                    notes.append("search is off ('search: false' in site.yaml): "
+                                 "no search page, search box or index")
+                specs_in_order = specs
+            records = _render_pages(specs_in_order, graph, urls, theme, content.static_files,
+                                    pages_sink, report, progress, links, cache, keys,
+                                    recorded, bodies)
+            phases.done(f"render pages ({records.rendered} rendered, "
+                        f"{len(specs) - records.rendered} unchanged)")
+            phases.templates = records.templates
+            # Made while Pagefind may still be finishing the last shard, on the other core.
+            for path, data in _data_files(graph, urls, specs):
+                sink.write(output_file(path), data)
+            phases.done("feeds, sitemaps, filter listings")
+            if index is not None:
+                index.finish()
+                _close_all(index.services)  # their memory goes before the largest file is made
+                phases.done(f"search index: the last shard ({index.indexed} of "
+                            f"{len(index.folders)} shards indexed, the rest unchanged)")
+            sink.write_parts(output_file(urls.claimreview_feed()), claimreview_feed(
+                graph, urls, _claimreview_items(specs, cache, feed_key)))
+            phases.done("ClaimReview data feed")
+            _copy_files(sink, theme, content.static_files, urls, report)
+            if links is not None and not report.has_errors:
+                _check_links(links, sink.produced, site_dir, report)
+            if report.failed(options.strict):
+                raise BuildFailed(report)
+            stats = sink.commit()
+            committed = True
+            # Every file's identity after the commit, looked up once for both records.
+            outputs = (stamp.record_outputs(sink.root, sink.produced)
+                       if isinstance(sink, OutputWriter) and (records_slot or stamp_path)
+                       else {})
+            if records_slot and cache is not None:
+                kept = MappingWriter(cache, records_slot, "")
+                for file, record in records.finished(outputs, index).items():
+                    kept.add(file, record)
+                kept.close()
+            if stamp_path is not None:
+                stamp.save(stamp_path, stamp.Stamp(
+                    inputs.digest, outputs, len(specs),
+                    _next_due(content.entries, now, options.drafts),
+                    stamp.warning_records(report.items), notes, content.config.base_url,
+                    inputs.files, inputs.taken_ns))
+            phases.done("assets, static files, commit")
+        except BuildFailed:
+            sink.abort()
+            raise
+        except UnsafeOutput as exc:
+            sink.abort()
+            report.error(options.output, None, str(exc))
+            raise BuildFailed(report) from None
+        except SearchFailed as exc:
+            sink.abort()
+            report.error(site_dir / "content" / "site.yaml", None, f"search index: {exc}",
+                         hint=FIX_HINT)
+            raise BuildFailed(report) from None
+        except BaseException:
+            sink.abort()
+            raise
+        finally:
+            if disk_cache is not None:
+                disk_cache.close(forget_unused=committed)
+        return BuildResult(report, stats, len(specs), time.perf_counter() - started, notes,
+                           phases, content.config.base_url)
+    finally:
+        if not isinstance(search, SearchFailed):
+            _close_all(search)
+        if bodies is not None:
+            bodies.close()
+        gc.unfreeze()  # a long-running caller (serve) can free this build's objects
+        if collecting:
+            gc.enable()
+
+
+def _close_all(services: list[SearchIndex]) -> None:
+    for service in services:
+        service.close()
+
+
+# Rendering frees tens of kilobytes a page (its text, its bytes, the template's work),
+# and the C allocator keeps what it can reuse in holes between what the build keeps
+# (records, cards' places, file names). Given back every this many pages, a build of
+# 100,000 checks grew 35 MB less while rendering (2 ms each time).
+TRIM_EVERY = 1000
+
+
+def _release_freed_memory() -> None:
+    """Give memory that Python has freed back to the system.
+
+    glibc's allocator keeps freed memory for reuse; loading a large site leaves some
+    (file texts, parsed front matter, Markdown results in transit, each a window of
+    files at a time) that the rest of the build never needs but would still hold. A
+    no-op where the C library has no ``malloc_trim``.
+    """
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None).malloc_trim(0)
+
+
+def _compiled_templates(cache_dir: Path | None) -> Path | None:
+    """Where this factsite keeps compiled templates in ``cache_dir``: a folder named
+    after its code (see :class:`~generator.theme.Theme`). Those of other versions are
+    removed, so a developer's edits do not pile them up."""
+    if cache_dir is None:
+        return None
+    parent, version = cache_dir / "templates", code_version()
+    with contextlib.suppress(OSError):
+        for other in os.scandir(parent):
+            if other.name != version and other.is_dir(follow_symlinks=False):
+                shutil.rmtree(other.path, ignore_errors=True)
+    return parent / version
+
+
+def _next_due(entries: list[Entry], now: dt.datetime, drafts: bool) -> str | None:
+    """When the next future-dated entry is published: the stamp expires then."""
+    due = None if drafts else min(
+        (e.published.moment for e in entries if not e.draft and e.published.moment > now),
+        default=None)
+    return due.isoformat() if due else None
+
+
+def _records_slot(output: Path) -> str:
+    """The cache slot of the page records of builds into ``output`` by this factsite:
+    records of another factsite, or of another output folder, are never read."""
+    return f"page-records:{code_version()}:{Path(os.path.realpath(output.absolute()))}"
+
+
+def _same_key(file: str, keys: dict[str, str | None],
+              recorded: dict[str, PageRecord]) -> PageRecord | None:
+    """The last build's record of the page at ``file`` if its page key is unchanged."""
+    key = keys.get(file)
+    record = recorded.get(file) if key is not None else None
+    return record if record is not None and record.key == key else None
+
+
+def _index_order(specs: list[PageSpec], index: ShardedIndex, keys: dict[str, str | None],
+                 recorded: dict[str, PageRecord]) -> list[PageSpec]:
+    """The order pages render in when they are indexed.
+
+    Check pages come first, grouped by shard: each shard is indexed as soon as its last
+    page is out (while the listings render), and only one shard's pages wait in memory.
+    Shards holding pages whose key changed come first, so Pagefind starts on them at
+    once while the rest is kept or rendered.
+    """
+    changed = {shard for file, shard in index.shard_by_file.items()
+               if _same_key(file, keys, recorded) is None}
+
+    def order(spec: PageSpec) -> tuple[bool, int]:
+        shard = index.shard_by_file.get(spec.file)
+        return (True, index.count) if shard is None else (shard not in changed, shard)
+
+    return sorted(specs, key=order)
+
+
+def _copy_files(sink: OutputWriter | NullSink, theme: Theme, static_files: list[StaticFile],
+                urls: Urls, report: Report) -> None:
+    """The theme's assets under their hashed names, and the site's static files (one that
+    would replace a generated file is an error)."""
+    for asset in theme.assets.values():
+        sink.copy(output_file(urls.asset(asset.published)), asset.source)
+    for item in static_files:
+        if item.relpath in sink.produced:
+            report.error(item.source, None, f"static file would replace the generated "
+                         f"'{item.relpath}'", hint="rename or move the static file")
+        else:
+            sink.copy(item.relpath, item.source)
+
+
+def _check_pages(specs: list[PageSpec], urls: Urls) -> dict[str, str]:
+    """Output file → link of every check page: the pages the search index holds."""
+    return {s.file: urls.href(s.path) for s in specs if "entry" in s.context}
+
+
+def _data_files(graph: SiteGraph, urls: Urls,
+                specs: list[PageSpec]) -> Iterator[tuple[str, bytes]]:
+    """Feeds, sitemaps, robots.txt and the search filter listings, as (site path, bytes);
+    the ClaimReview data feed is made apart (:func:`_claimreview_items`)."""
+    yield from site_feeds(graph, urls)
+    yield from sitemaps([(s.path, s.lastmod) for s in specs if s.indexed], urls)
+    yield urls.robots(), robots_txt(urls)
+    if graph.config.search:
+        yield from search_listings(graph, urls)
+
+
+def _claimreview_items(specs: list[PageSpec], cache: MemoryCache | DiskCache | None,
+                       feed_key: str) -> Iterator[bytes]:
+    """The data feed's items: the ClaimReview each check page embeds, one JSON line each.
+
+    A line depends on its entry and on ``feed_key`` (settings, companies, factsite's
+    code) only, so the last build's line for the same entry fingerprint is reused. The
+    lines are made, cached and written one by one, never all held at once.
+    """
+    slot = "claimreview-items"
+    keep = cache is not None and feed_key
+    known = (read_mapping(cache, slot, feed_key) if keep else None) or {}
+    made = MappingWriter(cache, slot, feed_key) if keep else None
+    for spec in specs:
+        make = spec.derived.get("claim_review")
+        if make is None:
+            continue
+        fingerprint = spec.context["entry"].fingerprint
+        line = known.get(fingerprint) if fingerprint else None
+        if line is None:
+            line = feed_item(make(spec.context))
+        if fingerprint and made is not None:
+            made.add(fingerprint, line)
+        yield line
+    if made is not None:
+        made.close()
+
+
+def base_context(
+    graph: SiteGraph, urls: Urls, theme: Theme, static_files: list[StaticFile],
+    cards: dict[tuple[str, str], Any],
+    bodies: BodyFile | None = None,
+) -> dict[str, Any]:
+    """What every template sees: settings, the graph and the URL helpers; ``card()``
+    keeps the check cards it renders in ``cards`` (packed, or in ``bodies``)."""
+    static_names = {f.relpath for f in static_files}
+
+    def asset(name: str) -> str:
+        if name not in theme.assets:
+            raise LookupError(f"asset '{name}' not found in templates/assets/")
+        return urls.href(urls.asset(theme.assets[name].published))
+
+    context: dict[str, Any] = {
+        "site": graph.config,
+        "graph": graph,
+        "url": Hrefs(urls),
+        "path": urls,
+        "href": urls.href,
+        "absolute": urls.absolute,
+        "asset": asset,
+        "has_static": lambda relpath: relpath.lstrip("/") in static_names,
+        "footer_pages": [
+            p for slug in ("about", "methodology", "corrections-policy") if (p := graph.page(slug))
+        ],
+    }
+    # A check's card looks the same on every listing that shows it (home, company, verdict,
+    # tag pages, related checks): render it once per build, not once per listing. Kept
+    # packed like the bodies, and with them when they are in a file: they are the most
+    # that rendering holds (about 1.6 kB a check, 400 bytes packed), and reading and
+    # unpacking one (3 µs) is far cheaper than rendering it.
+    ui: list[Any] = []
+
+    def card(entry: Entry, heading: str = "h2") -> Any:
+        key = (entry.slug, heading)
+        kept = cards.get(key)
+        if kept is None:
+            if not ui:
+                ui.append(theme.macros("macros.html", context))
+            html = ui[0].check_card(entry, heading)
+            packed = pack_html(str(html))
+            cards[key] = bodies.add(packed) if bodies is not None else packed
+            return html
+        return Markup(unpack_html(kept if isinstance(kept, bytes) else kept.packed()))
+
+    context["card"] = card
+    return context
+
+
+@dataclass
+class RenderedPages:
+    """What rendering the plan left: a record of every keyed page, for the next build."""
+
+    pages: dict[str, PageRecord] = field(default_factory=dict)  # by output file
+    rendered: int = 0
+    # Page template → (seconds, pages) spent rendering it, for --profile.
+    templates: dict[str, tuple[float, int]] = field(default_factory=dict)
+
+    def timed(self, template: str, seconds: float) -> None:
+        spent, pages = self.templates.get(template, (0.0, 0))
+        self.templates[template] = (spent + seconds, pages + 1)
+
+    def finished(self, outputs: dict[str, list[int]],
+                 index: ShardedIndex | None) -> dict[str, PageRecord]:
+        """The records, after the commit: one more for each search bundle file (keyed by
+        its bundle), each with its file's identity in ``outputs``
+        (:func:`stamp.record_outputs`) and, for an indexed page, the digest its search
+        shard was keyed by."""
+        if index is not None:
+            self.pages.update((file, PageRecord(bundle))
+                              for file, bundle in index.bundle_files.items())
+        digests = index.digests if index is not None else {}
+        for relpath, record in self.pages.items():
+            identity = outputs.get(relpath)
+            record.stat = (identity[0], identity[1], identity[2]) if identity else None
+            record.digest = digests.get(relpath, "")
+        return self.pages
+
+
+def _page_keys(specs: list[PageSpec], graph: SiteGraph, theme: Theme, urls: Urls,
+               static_files: list[StaticFile], cache: MemoryCache | DiskCache,
+               ) -> tuple[dict[str, str | None], list[str], str]:
+    """Output file → page key of every page, a note when the templates rule keys out,
+    and the key the ClaimReview data feed's lines are kept under (see :mod:`pagekeys`)."""
+    reads = _graph_reads(theme, cache)
+    companies = sorted(graph.companies.values(), key=lambda c: c.slug)
+    by_name = bool(reads & GRAPH_READS_OF_COMPANIES)  # then every page may show any company
+    keys = PageKeys([
+        code_version(), theme.fingerprint, graph.config, urls.origin, urls.prefix,
+        companies if by_name else None, graph.pages,
+        sorted((a.name, a.published) for a in theme.assets.values()),
+        sorted(f.relpath for f in static_files),
+    ], None if by_name else graph.companies_shown)
+    # A data feed line shows its entry, the settings and the companies it links.
+    feed_key = keys.value_key([keys.site_key.hex(), companies])
+    uncovered = reads - GRAPH_READS_COVERED
+    if uncovered:
+        names = ", ".join("graph" if n == "*" else f"graph.{n}" for n in sorted(uncovered))
+        return {}, [f"templates use {names}: every page is rendered on every build"], feed_key
+    # The keys wait in one buffer, not as strings, until the memo is gone: strings made
+    # while it grows would sit among its objects and keep its memory from going back to
+    # the system once it is freed. Hashing the pages of 100,000 checks left the build
+    # 83 MB larger; now (with the trim after it) 6 MB, about what the keys take.
+    unkeyed = bytes(16)  # a page whose context cannot be hashed
+    raw = bytearray()
+    for spec in specs:
+        raw += keys.key(spec.path, spec.template, spec.context) or unkeyed
+    del keys
+    page_keys: dict[str, str | None] = {}
+    for at, spec in enumerate(specs):
+        key = raw[16 * at:16 * at + 16]
+        page_keys[spec.file] = key.hex() if key != unkeyed else None
+    return page_keys, [], feed_key
+
+
+def _graph_reads(theme: Theme, cache: MemoryCache | DiskCache) -> set[str]:
+    """:meth:`Theme.graph_reads`, kept in the cache under the templates' hash: finding
+    them parses every template (40 ms, an eighth of what hashing 13,000 pages takes)."""
+    key = content_key("graph-reads", code_version().encode(), theme.fingerprint.encode())
+    reads = cache.get(key)
+    if not (isinstance(reads, frozenset) and all(isinstance(name, str) for name in reads)):
+        reads = frozenset(theme.graph_reads())
+        cache.put(key, reads)
+    return set(reads)
+
+
+def _render_pages(
+    specs: list[PageSpec],
+    graph: SiteGraph,
+    urls: Urls,
+    theme: Theme,
+    static_files: list[StaticFile],
+    sink: OutputWriter | NullSink,
+    report: Report,
+    progress: Callable[[int, int], None] | None = None,
+    links: LinkChecker | None = None,
+    cache: MemoryCache | DiskCache | None = None,
+    keys: dict[str, str | None] | None = None,
+    recorded: dict[str, PageRecord] | None = None,
+    bodies: BodyFile | None = None,
+) -> RenderedPages:
+    """Render every page of the plan into ``sink``, except those whose key is unchanged
+    and whose output file the sink can keep as the last build ``recorded`` it. The check
+    cards wait in ``bodies`` if given (see :func:`base_context`)."""
+    keys = keys or {}
+    recorded = recorded or {}
+    result = RenderedPages()
+    cards: dict[tuple[str, str], Any] = {}
+    common = base_context(graph, urls, theme, static_files, cards, bodies)
+    seen: set[tuple[str, int | None, str]] = set()
+    for done, spec in enumerate(specs):
+        if progress is not None:
+            progress(done, len(specs))
+        file = spec.file
+        entry = spec.context.get("entry")
+        key = keys.get(file)
+        record = _same_key(file, keys, recorded)
+        if (record is not None and (links is None or record.links is not None)
+                and sink.can_keep(file, record.stat)):
+            sink.keep(file)
+            if entry is not None and not report.has_errors:
+                _report_findings(record.findings, entry, report)
+            if links is not None:
+                links.add_record(record.links)
+            result.pages[file] = record
+            continue
+        result.rendered += 1
+        began = time.perf_counter()  # the derived values (the ClaimReview) count too
+        context = {
+            **common,
+            **spec.full_context(),
+            "page_path": spec.path,
+            "canonical": urls.absolute(spec.path),
+        }
+        try:
+            html = theme.render(spec.template, context)
+        except TemplateFailed as exc:
+            key = (exc.path, exc.line, exc.message)
+            if key not in seen:  # a broken layout fails every page: say it once
+                seen.add(key)
+                report.error(
+                    exc.path,
+                    exc.line,
+                    f"template error: {exc.message} (while rendering {spec.path})",
+                    source_line=exc.source_line,
+                )
+            continue
+        result.timed(spec.template, time.perf_counter() - began)
+        findings: Sequence[Finding] = ()
+        if entry is not None and not report.has_errors:  # errors would cascade
+            findings = _validate_claim_review(html, context["canonical"], cache)
+            _report_findings(findings, entry, report)
+        if links is not None:
+            links.add_page(spec.path, html, spec.source)
+        if key is not None:
+            result.pages[file] = PageRecord(
+                key, findings=findings, links=links.page_record(spec.path) if links else None)
+        sink.write(file, html.encode("utf-8"))
+        if result.rendered % TRIM_EVERY == 0:
+            _release_freed_memory()
+    # Freed now (see base_context), for the data feed and the commit to reuse: the
+    # macros and the context refer to each other, so they would wait for the collector.
+    cards.clear()
+    if progress is not None:
+        progress(len(specs), len(specs))
+    return result
+
+
+def _check_links(links: LinkChecker, produced: set[str], site_dir: Path,
+                 report: Report) -> None:
+    """Report every internal link, anchor or asset reference that points nowhere."""
+    for relpath in sorted(produced):  # feeds, assets, static files (pages are known)
+        links.add_file("/" + relpath)
+    for broken in links.broken():
+        source = broken.source or f"output{broken.page}"
+        line = locate(site_dir / broken.source, broken.target) if broken.source else None
+        report.error(source, line, f"broken link to '{broken.target}' on {broken.page}: "
+                     f"{broken.reason}")
+
+
+def _validate_claim_review(html: str, page_url: str,
+                           cache: MemoryCache | DiskCache | None) -> list[Finding]:
+    """Check the ClaimReview the check page really carries, template overrides and all.
+
+    The findings depend only on the page's bytes and address, so they are cached by them.
+    """
+    key = content_key("claimreview", html.encode(), page_url.encode())
+    findings = cache.get(key) if cache is not None else None
+    if findings is None:
+        findings = validate_page(html, page_url)
+        if cache is not None:
+            cache.put(key, findings)
+    return findings
+
+
+def _report_findings(findings: list[Finding], entry: Entry, report: Report) -> None:
+    """Report a check page's ClaimReview findings at the front matter lines they concern."""
+    for finding in findings:
+        line = entry.line_of(finding.field) or 1  # a page-level problem: the file itself
+        report.add(entry.source_path, line, finding.message, severity=finding.severity)
