@@ -25,6 +25,7 @@ from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
 from .diagnostics import Severity, describe
+from .model import pickled_by_fields
 
 MAX_CLAIM_LENGTH = 75  # Google: keep claimReviewed under 75 characters for mobile
 SCHEMA_ORG = ("https://schema.org", "http://schema.org")
@@ -38,6 +39,7 @@ _DATE_TIME = re.compile(
 _WHOLE = re.compile(r"[+-]?[0-9]+(?:\.0+)?")
 
 
+@pickled_by_fields
 @dataclass(frozen=True, slots=True)  # cached with each check page
 class Finding:
     """One problem with a page's ClaimReview.

@@ -20,12 +20,15 @@ from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 
+from .model import pickled_by_fields
+
 
 class Severity(Enum):
     ERROR = "error"
     WARNING = "warning"
 
 
+@pickled_by_fields  # cached with each entry
 @dataclass(frozen=True, slots=True)  # one per warning: 120,000 at 100,000 checks
 class Diagnostic:
     """One problem in one file. ``line`` is 1-based; ``None`` when no line applies."""

@@ -31,7 +31,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .model import Company, Entry, Page
+from .model import Company, Entry, Page, pickled_by_fields
 
 # What templates may read off ``graph`` and still have page keys: parts of the site key,
 # or (company_list, verdict) functions of values the page's context holds.
@@ -43,6 +43,7 @@ GRAPH_READS_COVERED = frozenset({
 GRAPH_READS_OF_COMPANIES = frozenset({"companies", "company_keys", "find_company"})
 
 
+@pickled_by_fields  # kept in the cache for the next build
 @dataclass(slots=True)  # one per output file: 240,000 at 100,000 checks
 class PageRecord:
     """What a build knows about one page it wrote, for the next build to reuse (or about

@@ -344,6 +344,32 @@ def test_a_damaged_stamp_is_ignored_not_trusted(site, run, damage):
             assert json.loads(path.read_text(encoding="utf-8")) != STAMP_DAMAGE[damage](stamp)
 
 
+def test_cached_objects_come_back_equal_field_for_field() -> None:
+    """Entries, their dates, sources, corrections and warnings, page records and
+    findings are pickled as calls with their fields (``model.pickled_by_fields``)."""
+    from generator.claimreview import Finding
+    from generator.diagnostics import Diagnostic, Severity
+    from generator.model import Correction, Entry, Source, When
+    from generator.pagekeys import PageRecord
+
+    day = When(dt.datetime(2024, 3, 1, 9, 30, tzinfo=dt.UTC), has_time=True)
+    entry = Entry("slug", "content/entries/a.md", "Title", "Claim", "false", day,
+                  claim_quote="Quote", claimant="Someone", claim_date=day,
+                  claim_urls=["https://a.example/"], verdict_explanation="Why",
+                  companies=["byd"], updated=day, author="Ann", tags=["t"], summary="S",
+                  sources=[Source("https://b.example/", "B", "https://c.example/")],
+                  corrections=[Correction(day, "Fixed", "update")], draft=True,
+                  body=pack_html("<p>x</p>"), field_lines="\x01\x02", fingerprint="fp")
+    warning = Diagnostic("a.md", 3, "message", Severity.WARNING, "hint", "line")
+    finding = Finding(Severity.WARNING, "message", "field")
+    record = PageRecord("key", "digest", (1, 2, 3), (finding, finding), {"links": 1})
+    for value in (entry, warning, finding, record, day):
+        again = pickle.loads(pickle.dumps(value, pickle.HIGHEST_PROTOCOL))
+        assert type(again) is type(value) and again == value
+    shared = pickle.loads(pickle.dumps(record)).findings
+    assert shared[0] is shared[1]  # one object, as the findings made by lru_cache are
+
+
 def test_small_values_are_stored_plain_large_ones_compressed(tmp_path) -> None:
     path = tmp_path / "cache.sqlite"
     small, large = {"entry": "x" * 100}, ["words " * 40_000]
