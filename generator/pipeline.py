@@ -200,7 +200,8 @@ def build_site(
             stats = sink.commit()
             committed = True
             # Every file's identity after the commit, looked up once for both records.
-            outputs = (stamp.record_outputs(sink.root, sink.produced)
+            outputs = (stamp.record_outputs(sink.root, sink.produced,
+                                            _kept_identity(sink, recorded))
                        if isinstance(sink, OutputWriter) and (records_slot or stamp_path)
                        else {})
             if records_slot and cache is not None:
@@ -243,6 +244,19 @@ def build_site(
         gc.unfreeze()  # a long-running caller (serve) can free this build's objects
         if collecting:
             gc.enable()
+
+
+def _kept_identity(sink: OutputWriter, recorded: dict[str, PageRecord],
+                   ) -> Callable[[str], tuple[int, int, int] | None]:
+    """The identity of each file the build kept, as its record says: the sink kept it
+    after checking that the file still has it (``can_keep``), and has not touched it
+    since. Saves looking up again half the files of a one-file rebuild (0.06 s of
+    its 24,000 at 10,000 checks)."""
+    def known(relpath: str) -> tuple[int, int, int] | None:
+        record = recorded.get(relpath) if relpath in sink.kept else None
+        return record.stat if record is not None else None
+
+    return known
 
 
 def _close_all(services: list[SearchIndex]) -> None:

@@ -156,6 +156,7 @@ class OutputWriter:
         self.root = check_output_folder(out_dir, protected or [])
         self.staging = self.root / STAGING
         self.produced: set[str] = set()
+        self.kept: set[str] = set()  # files taken as the output folder holds them (keep())
         # Written by this build: output file → its name in the staging folder (empty in
         # a direct build: see below, all it produces is written). Staged files lie side
         # by side there, by number, not in a copy of the site's folders: a site of
@@ -252,9 +253,9 @@ class OutputWriter:
         """Take one file of the site as the output folder already holds it.
 
         For a file the caller knows is unchanged (see :meth:`identity`): it is neither
-        read nor written, and not removed as stale.
+        read nor written, and not removed as stale. It is listed in ``kept``.
         """
-        self._claim(relpath)
+        self.kept.add(self._claim(relpath))
 
     def current(self, relpath: str) -> bytes:
         """The bytes of a file this build produced at ``relpath``, written or kept: from

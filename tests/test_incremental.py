@@ -6,6 +6,7 @@ with a build of the same sources from nothing (``--no-cache`` into a fresh folde
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -107,6 +108,23 @@ def test_nothing_kept_when_sources_go_back_and_forth(site, run, tmp_path):
     corpus(site)  # the original files again
     rendered, _ = rebuild(run, site)
     assert rendered > 0 and snapshot(site.out) == first
+
+
+def test_after_an_edit_the_stamp_records_every_file_as_it_is(site, run):
+    """A rebuild records the identity of the files it kept from its page records, not
+    by looking again: they must be the files' own, or the next build with nothing
+    changed would not be skipped."""
+    corpus(site)
+    rebuild(run, site)
+    EDITS["body"](site)
+    rendered, kept = rebuild(run, site)
+    assert kept > rendered > 0
+    outputs = json.loads((site.root / ".factsite-cache" / "stamp.json").read_text())["outputs"]
+    for relpath, recorded in outputs.items():
+        info = (site.out / relpath).stat()
+        assert recorded == [info.st_size, info.st_mtime_ns, info.st_ino], relpath
+    again = run("build", str(site.root), "-q", "--profile")
+    assert again.code == 0 and "fingerprint: nothing changed" in again.err
 
 
 def test_an_output_page_changed_by_hand_is_rendered_again(site, run):
