@@ -14,6 +14,7 @@ import os
 import pickle
 import sqlite3
 import zlib
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +59,10 @@ class MemoryCache:
     def get(self, key: str) -> Any | None:
         return self._items.get(key)
 
+    def get_many(self, keys: Iterable[str]) -> dict[str, Any]:
+        """The values of those of ``keys`` that are cached, by key."""
+        return {key: self._items[key] for key in keys if key in self._items}
+
     def put(self, key: str, value: Any) -> None:
         self._items[key] = value
 
@@ -82,6 +87,9 @@ class NoCache:
 
     def get(self, key: str) -> Any | None:
         return None
+
+    def get_many(self, keys: Iterable[str]) -> dict[str, Any]:
+        return {}
 
     def put(self, key: str, value: Any) -> None:
         pass
@@ -158,6 +166,34 @@ class DiskCache:
             return _unpack(row[0]) if row else None
         except Exception:  # a damaged value is a miss, never an error
             return None
+
+    # Keys asked for in one query by get_many (SQLite allows 32,766 parameters).
+    MANY = 500
+
+    def get_many(self, keys: Iterable[str]) -> dict[str, Any]:
+        """The values of those of ``keys`` that are cached, by key, as :meth:`get` gives
+        them: one query per :data:`MANY` keys (a warm build takes every entry this way:
+        one query each took 0.1 s more for 10,000)."""
+        found: dict[str, Any] = {}
+        asked: list[str] = []
+        for key in keys:
+            self._use(key)
+            if key in self._new:
+                found[key] = _unpack(self._new[key])
+            else:
+                asked.append(key)
+        for first in range(0, len(asked) if self._db is not None else 0, self.MANY):
+            chunk = asked[first : first + self.MANY]
+            try:
+                rows = self._db.execute(  # type: ignore[union-attr]
+                    f"SELECT key, value FROM item WHERE key IN ({','.join('?' * len(chunk))})",
+                    chunk).fetchall()
+            except Exception:  # an unreadable database: misses, never an error
+                continue
+            for key, data in rows:
+                with contextlib.suppress(Exception):  # a damaged value is a miss
+                    found[key] = _unpack(data)
+        return found
 
     def put(self, key: str, value: Any) -> None:
         self._use(key)

@@ -79,15 +79,16 @@ class Report:
     _resolved_root: str | None = field(default=None, repr=False)
     _real_folders: dict[str, str] = field(default_factory=dict, repr=False)
 
-    def display_path(self, path: Path | str) -> str:
-        """``path`` as messages show it: relative to ``root`` when inside it."""
+    def display_path(self, path: Path | str, *, link: bool | None = None) -> str:
+        """``path`` as messages show it: relative to ``root`` when inside it. ``link``
+        says whether ``path`` is a symbolic link, when the caller knows already."""
         if isinstance(path, str) and path in self._shown:
             return path
-        shown = self._relative(Path(path))
+        shown = self._relative(Path(path), link)
         self._shown.add(shown)
         return shown
 
-    def _relative(self, path: Path) -> str:
+    def _relative(self, path: Path, link: bool | None = None) -> str:
         if self.root is not None:
             if self._resolved_root is None:  # with a final "/", to test prefixes with
                 self._resolved_root = str(self.root.resolve()).rstrip("/") + "/"
@@ -95,7 +96,8 @@ class Report:
             # are resolved once each, not once per file (plain strings: every file of a
             # large site passes here).
             folder, name = os.path.split(str(path))
-            plain = name not in ("", ".", "..") and not os.path.islink(path)
+            plain = name not in ("", ".", "..") and not (
+                os.path.islink(path) if link is None else link)
             if plain:
                 real = self._real_folders.get(folder)
                 if real is None:

@@ -124,7 +124,8 @@ class _Loader:
             for name in sorted(filenames):
                 if name.endswith(".md") and not name.startswith("."):
                     path = folder / name
-                    if os.path.islink(path):
+                    link = os.path.islink(path)
+                    if link:
                         inside = self.inside_site(path)
                     else:
                         if folder_inside is None:
@@ -132,6 +133,9 @@ class _Loader:
                         inside = folder_inside or self.inside_site(path)
                     if inside:
                         found.append(path)
+                        # Shown in messages and part of its cache key: worked out now,
+                        # while it is known whether the file is a link.
+                        self._shown[path] = self.report.display_path(path, link=link)
         return found
 
     def inside_site(self, path: Path, report: bool = True) -> bool:
@@ -369,17 +373,22 @@ class _Loader:
 
     def _read_entries(self, files: list[Path], entries: list[Entry],
                       pending: list[tuple[Entry, Body]], slug_owner: dict[str, str]) -> None:
+        # A file the build stamp knows unchanged is not even read if its entry is cached:
+        # those entries are asked for together.
+        known = {path: self._entry_key(digest, path) for path in files
+                 if (digest := self.digests.get(str(path))) is not None}
+        found = self.cache.get_many(known.values())
         for path in files:
-            # A file the build stamp knows unchanged is not even read if its entry is cached.
             raw = None
-            digest = self.digests.get(str(path))
-            if digest is None:
+            key = known.get(path)
+            if key is None:
                 raw = self.read_bytes(path)
                 if raw is None:
                     continue
-                digest = file_digest(raw)
-            key = self._entry_key(digest, path)
-            cached = self.cache.get(key)
+                key = self._entry_key(file_digest(raw), path)
+                cached = self.cache.get(key)
+            else:
+                cached = found.get(key)
             if cached is not None and cached[0].slug not in slug_owner:
                 entry, diagnostics = cached  # as it was made from these bytes before
                 self.report.extend(diagnostics)

@@ -413,6 +413,31 @@ def test_a_damaged_value_is_a_miss(tmp_path):
     assert DiskCache(path).get("k") is None
 
 
+def test_many_values_are_taken_at_once_as_one_by_one(tmp_path, monkeypatch):
+    """get_many gives what get would for each key: values kept and values just put,
+    not missing or damaged ones, across several queries; every key counts as used."""
+    monkeypatch.setattr(DiskCache, "MANY", 3)
+    path = tmp_path / "cache.sqlite"
+    cache = DiskCache(path)
+    for n in range(8):
+        cache.put(f"k{n}", [n])
+    cache.close()
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE item SET value = x'deadbeef' WHERE key = 'k5'")
+    cache = DiskCache(path)
+    cache.put("new", "just put")
+    keys = [f"k{n}" for n in range(8)] + ["new", "missing"]
+    found = cache.get_many(keys)
+    assert found == {key: cache.get(key) for key in keys if cache.get(key) is not None}
+    assert sorted(found) == ["k0", "k1", "k2", "k3", "k4", "k6", "k7", "new"]
+    cache.close(forget_unused=True)
+    with sqlite3.connect(path) as db:  # what get_many took was used: kept
+        assert db.execute("SELECT count(*) FROM item").fetchone()[0] == 9
+    memory = MemoryCache()
+    memory.put("a", 1)
+    assert memory.get_many(["a", "b"]) == {"a": 1}
+
+
 def test_unused_values_are_dropped(tmp_path):
     path = tmp_path / "cache.sqlite"
     first = DiskCache(path)
