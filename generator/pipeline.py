@@ -75,13 +75,15 @@ def build_site(
     # size. It is reported only if the site has search on. With two jobs or more, two
     # of them, to index two shards at once (see search.PARALLEL_SHARD_PAGES).
     jobs = options.jobs or os.cpu_count() or 1
-    search: list[SearchIndex] | SearchFailed = []
+    search: list[SearchIndex] | SearchFailed
     try:
-        for _ in range(2 if jobs > 1 else 1):
-            search.append(SearchIndex())
+        search = [SearchIndex()]
     except SearchFailed as exc:
-        _close_all(search)
         search = exc
+    else:
+        if jobs > 1:
+            with contextlib.suppress(SearchFailed):  # one is enough, two are faster
+                search.append(SearchIndex())
     # Python's cycle collector runs after every few hundred new objects, and each of its
     # full passes walks every object alive. Loading, the graph and the page keys make
     # millions of objects and (measured) almost no reference cycles, so it only cost

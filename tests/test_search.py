@@ -202,6 +202,26 @@ def test_two_pagefinds_index_two_shards_at_once_into_the_same_index(
     assert outputs["two"] == outputs["one"] == outputs["large"]
 
 
+def test_a_second_pagefind_that_cannot_start_leaves_the_build_to_the_first(
+        run, site: Site, monkeypatch) -> None:
+    sharded(site, size=2, checks=5)
+    reference = Site(site.root.parent / "reference")
+    built(run, site, "-o", str(reference.out), "--no-cache", "--jobs", "1")
+    started = []
+    start = search.SearchIndex.__init__
+
+    def only_one(self, *args, **kwargs):
+        started.append(self)
+        if len(started) % 2 == 0:  # the second of each build
+            raise search.SearchFailed("cannot start another")
+        start(self, *args, **kwargs)
+
+    monkeypatch.setattr(search.SearchIndex, "__init__", only_one)
+    built(run, site, "--no-cache", "--jobs", "2")
+    assert len(started) == 2
+    assert site.snapshot() == reference.snapshot()
+
+
 def test_the_automatic_shard_size_keeps_shards_small_and_their_number_bounded() -> None:
     assert [shard_count(n, None) for n in (0, 1, 500, 501, 10_000)] == [1, 1, 1, 2, 20]
     # at most 100 shards: beyond 50,000 checks they grow instead, up to 1,000 checks
