@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from .cache import MemoryCache
     from .theme import Theme
 
+
 @dataclass
 class BuildOptions:
     site_dir: Path
@@ -35,7 +36,7 @@ class BuildOptions:
     base_url: str | None = None
     strict: bool = False
     now: dt.datetime | None = None  # what counts as "the future"; default: the clock
-    jobs: int | None = None  # processes for rendering Markdown; default: the cores
+    jobs: int | None = None  # Markdown processes (and, from 2, two Pagefinds); default: cores
     cache_dir: Path | None = None  # keep parsed and rendered content here between runs
 
     @property
