@@ -516,6 +516,10 @@ class Bench:
 
     def make_tools(self, paths: dict[str, Path], entries: int) -> dict[str, Tool]:
         base = dict(os.environ)
+        # The warm-up compiles each Python tool's modules once, as its first run on any
+        # machine would; with this set (as in some containers), factsite's own modules
+        # (an editable install: pip compiled none) were compiled again on every build.
+        base.pop("PYTHONDONTWRITEBYTECODE", None)
         tools = {}
         corpus = paths["factsite"]
         tools["factsite"] = Tool(
