@@ -505,8 +505,8 @@ AUTO_SHARD_SIZE = 500
 # Shards of at most this many pages may be indexed two at a time, by two Pagefinds
 # (when the build has two jobs): together they hold no more than one shard of 1,000
 # (about 250 MB). Pagefind needs about 1 ms of CPU a page to read it and as much to
-# make the bundle, more than rendering the page takes: with one Pagefind, a cold build
-# of 10,000 checks waited for it, one core idle, about a third of the time.
+# make the bundle, more than rendering the page takes, so a cold build waits for it
+# (py-spy, 10,000 checks: a fifth of the main thread's time, even with two of them).
 PARALLEL_SHARD_PAGES = 500
 AUTO_MAX_SHARD_SIZE = 1000
 AUTO_SHARDS = 100
