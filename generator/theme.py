@@ -100,7 +100,6 @@ class Theme:
         self.env.filters["jsonld"] = lambda data: Markup(script(data))
         self.assets = self._collect_assets()
         self._fingerprint = self._template_fingerprint()
-        self._graph_reads: tuple[str, set[str]] = ("", set())
 
     @property
     def fingerprint(self) -> str:
@@ -171,10 +170,9 @@ class Theme:
         """The attributes the templates read off ``graph``; ``"*"`` stands for any other
         use of it (passed on whole, subscripted), and for a template that does not parse.
 
-        Lets the build know whether pages depend on the whole graph (see ``pagekeys``).
+        Lets the build know whether pages depend on the whole graph (see ``pagekeys``);
+        the build keeps the answer in its cache, under :attr:`fingerprint`.
         """
-        if self._graph_reads[0] == self._fingerprint:
-            return self._graph_reads[1]
         reads: set[str] = set()
         for name in self.env.list_templates():
             if name.startswith((f"{ASSETS}/", f"!theme/{ASSETS}/")):
@@ -191,7 +189,6 @@ class Theme:
             reads.update(attrs)
             if len(uses) > len(attrs):
                 reads.add("*")
-        self._graph_reads = (self._fingerprint, reads)
         return reads
 
     def macros(self, name: str, context: dict[str, Any]) -> Any:
