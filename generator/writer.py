@@ -169,8 +169,7 @@ class OutputWriter:
         # A folder this build creates holds no earlier site to protect: files go straight
         # in (a failed build removes the folder again), and committing moves nothing.
         self._direct = self._created_root
-        _remove(self.staging)  # left by a build that was killed, or planted
-        self._staging_made = False
+        self._clear_staging()  # left by a build that was killed, or planted
         # Per-folder answers, so 16,000 files cost one check per folder, not per file.
         self._real_dirs: dict[str, bool] = {}
         self._marked = False  # a direct build's folder has its marker
@@ -222,6 +221,12 @@ class OutputWriter:
         path = self.staging / name
         _write_all(path, parts)
         return path
+
+    def _clear_staging(self) -> None:
+        """Remove the staging folder (or whatever stands at its name); the next file
+        staged makes it afresh."""
+        _remove(self.staging)
+        self._staging_made = False
 
     def identity(self, relpath: str) -> tuple[int, int, int] | None:
         """(size, mtime_ns, inode) of the output folder's own regular file at ``relpath``;
@@ -326,8 +331,7 @@ class OutputWriter:
 
     def abort(self) -> None:
         """Forget the staged files; the output folder is as it was before the build."""
-        _remove(self.staging)
-        self._staging_made = False
+        self._clear_staging()
         if self._created_root:
             shutil.rmtree(self.root, ignore_errors=True)
         self.staged.clear()
@@ -352,8 +356,7 @@ class OutputWriter:
                 if stat.S_ISDIR(os.lstat(target).st_mode):  # a folder where a file goes
                     shutil.rmtree(target)
             os.replace(self.staging / self.staged[relpath], target)
-        _remove(self.staging)
-        self._staging_made = False
+        self._clear_staging()
         self._write_marker()
         self.staged.clear()
         self._real_dirs.clear()  # folders were made and links replaced
