@@ -13,7 +13,7 @@ import sys
 from collections import Counter
 
 import pytest
-from conftest import NOW, Site, snapshot
+from conftest import NOW, SITE_YAML, Site, snapshot
 
 from generator import markdown
 from generator.bodies import BodyFile, StoredBody
@@ -58,6 +58,8 @@ def factsite(*args: str) -> None:
 
 def test_serial_parallel_cold_and_warm_builds_are_identical(site, tmp_path):
     corpus(site, 300)
+    # Shards of 60 checks: in parallel, two Pagefinds index them two at a time.
+    site.write("content/site.yaml", SITE_YAML + "search_shard_size: 60\n")
     root = str(site.root)
     factsite("build", root, "-o", str(tmp_path / "serial"), "-q", "--jobs", "1", "--no-cache")
     factsite("build", root, "-o", str(tmp_path / "parallel"), "-q", "--jobs", "2")  # cold
