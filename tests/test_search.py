@@ -239,9 +239,11 @@ def test_a_site_without_a_shard_size_gets_the_automatic_one(run, site: Site) -> 
 
 
 def pages_sent(log: Path) -> list[str]:
-    """The links of the pages a build sent to Pagefind, from a copy of its input."""
-    messages = (json.loads(base64.b64decode(raw)) for raw in log.read_bytes().split(b",")
-                if raw.strip())
+    """The links of the pages a build sent to Pagefind, from a copy of each Pagefind's
+    input (``log.PID``: a build may run two, and their copies must not interleave)."""
+    copies = sorted(log.parent.glob(f"{log.name}.*"))
+    messages = (json.loads(base64.b64decode(raw)) for copy in copies
+                for raw in copy.read_bytes().split(b",") if raw.strip())
     return [m["payload"]["url"] for m in messages if m["payload"]["type"] == "AddFile"]
 
 
@@ -249,7 +251,7 @@ def test_an_edit_re_indexes_only_the_shard_of_the_changed_page(
         run, site: Site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     log = tmp_path / "pagefind.log"
     wrapper = tmp_path / "pagefind"  # the real binary, with a copy of what it is sent
-    wrapper.write_text(f"#!/bin/sh\ntee -a '{log}' | exec '{find_binary()}' \"$@\"\n")
+    wrapper.write_text(f"#!/bin/sh\ntee '{log}.'$$ | exec '{find_binary()}' \"$@\"\n")
     wrapper.chmod(stat.S_IRWXU)
     monkeypatch.setenv("PAGEFIND_BINARY_PATH", str(wrapper))
     sharded(site, size=2, checks=7)
@@ -261,7 +263,8 @@ def test_an_edit_re_indexes_only_the_shard_of_the_changed_page(
 
     site.entry("2021-01-03-check-3", title="Battery check 3", published="2021-01-03",
                body="Body of check number 3, now about solar panels.")
-    log.unlink()
+    for copy in tmp_path.glob("pagefind.log.*"):
+        copy.unlink()
     result = built(run, site, "--profile")
     links = [f"/checks/check-{n}/" for n in range(1, 8)]
     count = shard_count(len(links), 2)
