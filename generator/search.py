@@ -577,6 +577,7 @@ class ShardedIndex:
         self.digests: dict[str, str] = {}  # output file → page_digest of each page so far
         self.place = place  # a path below /pagefind/ → the output file
         self.cache = cache
+        self._version = _pagefind_version().encode()  # in every shard's key; looked up once
         self.count = shard_count(len(pages), shard_size)
         self.shard_by_file = {relpath: shard_of(url, self.count) for relpath, url in pages.items()}
         self.folders = _folders(self.shard_by_file.values())  # as shard_folders() says
@@ -640,7 +641,7 @@ class ShardedIndex:
         self._done.add(shard)
         pages.sort()
         slot = f"pagefind-shard:{self.count}:{shard}"
-        key = content_key("pagefind-shard", _pagefind_version().encode(),
+        key = content_key("pagefind-shard", self._version,
                           *(f"{self.pages[relpath]}\0{digest}".encode()
                             for relpath, digest, _ in pages))
         if self._keep_bundle(shard, key, slot):
