@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
+from functools import partial
 from html import escape
 
 from .graph import SiteGraph
 from .model import Entry, Verdict, When
+from .plan import DataFile
 from .urls import Urls
 
 ATOM = "http://www.w3.org/2005/Atom"
@@ -196,16 +198,20 @@ def corrections_feed(graph: SiteGraph, urls: Urls) -> bytes:
     return xml_document(lines)
 
 
-def site_feeds(graph: SiteGraph, urls: Urls) -> Iterator[tuple[str, bytes]]:
-    """Every feed of the site as (site path, bytes)."""
+def site_feeds(graph: SiteGraph, urls: Urls) -> Iterator[DataFile]:
+    """Every feed of the site; each is made only if asked for (see :class:`DataFile`)."""
     title = graph.config.title
-    yield urls.feed(), atom_feed(graph=graph, urls=urls, title=title, feed_path=urls.feed(),
-                                 page_path=urls.home(), entries=graph.entries, with_body=True)
+    yield DataFile(urls.feed(), partial(
+        atom_feed, graph=graph, urls=urls, title=title, feed_path=urls.feed(),
+        page_path=urls.home(), entries=graph.entries, with_body=True),
+        graph.entries[:FEED_SIZE])
     # Company feeds share entries; the graph keeps them all alive, so no id is reused.
     cache: dict[int, str] = {}
     for slug, company in graph.companies.items():
-        yield urls.company_feed(slug), atom_feed(
-            graph=graph, urls=urls, title=f"{title}: {company.name}",
+        checks = graph.checks_by_company[slug]
+        yield DataFile(urls.company_feed(slug), partial(
+            atom_feed, graph=graph, urls=urls, title=f"{title}: {company.name}",
             feed_path=urls.company_feed(slug), page_path=urls.company(slug),
-            entries=graph.checks_by_company[slug], cache=cache)
-    yield urls.corrections_feed(), corrections_feed(graph, urls)
+            entries=checks, cache=cache), checks[:FEED_SIZE])
+    yield DataFile(urls.corrections_feed(), partial(corrections_feed, graph, urls),
+                   graph.corrected[:FEED_SIZE])

@@ -7,7 +7,7 @@ templates or files, so the plan can be split between processes or inspected in t
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,6 +48,24 @@ class PageSpec:
         """The context with the derived values made."""
         return {**self.context,
                 **{name: make(self.context) for name, make in self.derived.items()}}
+
+
+@dataclass(frozen=True, slots=True)
+class DataFile:
+    """One file of the site made by code, not a template (a feed, a search listing).
+
+    ``make`` gives its bytes. They depend on the site's settings and companies, the same
+    for every data file, and on ``entries`` (the checks it shows, each by what it was
+    made from: ``Entry.fingerprint``) and ``facts`` (anything else: a count, whether a
+    next part follows), so a rebuild finding them all as the last build did keeps the
+    file without making it. ``entries`` is ``None`` for a file made on every build (a
+    sitemap: it lists every page, and making it costs less than telling).
+    """
+
+    path: str
+    make: Callable[[], bytes]
+    entries: Sequence[Entry] | None = None
+    facts: tuple[object, ...] = ()
 
 
 @dataclass(frozen=True)

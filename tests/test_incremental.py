@@ -12,6 +12,7 @@ import re
 import pytest
 from conftest import REPO, Site, snapshot
 
+from generator import feeds, listings
 from generator.cache import DiskCache
 
 
@@ -136,6 +137,56 @@ def test_an_output_page_changed_by_hand_is_rendered_again(site, run):
     EDITS["body"](site)  # an edit elsewhere: the build is not skipped as a whole
     rebuild(run, site)
     assert page.read_bytes() == good
+
+
+def test_feeds_and_listings_are_made_again_only_where_the_edited_check_shows(
+        site, run, tmp_path, monkeypatch):
+    corpus(site)
+    rebuild(run, site)
+    made: list[str] = []
+    atom_feed, listing_page = feeds.atom_feed, listings._page
+
+    def counted_feed(**kwargs):
+        made.append(kwargs["feed_path"])
+        return atom_feed(**kwargs)
+
+    def counted_page(chunk, total, kind, key, *rest):
+        made.append(f"{kind}/{key}")
+        return listing_page(chunk, total, kind, key, *rest)
+
+    monkeypatch.setattr(feeds, "atom_feed", counted_feed)
+    monkeypatch.setattr(listings, "_page", counted_page)
+    EDITS["verdict and companies"](site)  # check 5: unproven → true, Xiaomi → Acme Foods
+    rebuild(run, site)
+    made_now = set(made)
+    assert snapshot(site.out) == from_nothing(run, site, tmp_path, "fresh")
+    # the feeds and listings showing check 5 before or after (all 24 checks are in the
+    # site's feed); not BYD's, not the other verdicts'
+    assert made_now == {"/feed.xml", "/companies/xiaomi/feed.xml", "/companies/acme/feed.xml",
+                        "company/xiaomi", "company/acme", "verdict/unproven", "verdict/true"}
+    made.clear()
+    # check 5's body alone: its text is in the site's feed only, but each file showing
+    # the check is made again (a check is known by what it was made from)
+    site.entry("2020-01-06-check-5", title="Check 5", verdict="true", companies="[Acme Foods]",
+               published="2020-06-06", extra="tags: [t1, shared]", body="Another body.")
+    rebuild(run, site)
+    assert set(made) == {"/feed.xml", "/companies/acme/feed.xml", "company/acme",
+                         "verdict/true"}
+    monkeypatch.undo()
+    assert snapshot(site.out) == from_nothing(run, site, tmp_path, "fresh-2")
+
+
+def test_a_data_file_changed_by_hand_is_made_again(site, run):
+    corpus(site)
+    rebuild(run, site)
+    listing = site.out / "search" / "verdict" / "mixed" / "1.json"
+    feed = site.out / "companies" / "acme" / "feed.xml"
+    good = listing.read_bytes(), feed.read_bytes()
+    listing.write_text("{}", encoding="utf-8")
+    feed.unlink()
+    EDITS["body"](site)  # an edit of a check in neither
+    rebuild(run, site)
+    assert (listing.read_bytes(), feed.read_bytes()) == good
 
 
 def test_templates_reading_every_entry_make_every_page_render(site, run, tmp_path):
