@@ -15,7 +15,7 @@ from collections import Counter
 import pytest
 from conftest import NOW, SITE_YAML, Site, snapshot
 
-from generator import markdown
+from generator import cache, markdown
 from generator.bodies import BodyFile, StoredBody
 from generator.build import BuildOptions
 from generator.build import build as build_site
@@ -549,8 +549,42 @@ def test_nothing_changed_means_nothing_rendered_and_warnings_repeated(site, run)
     assert " 0 written" in again.out and site.snapshot() == before
 
 
-@pytest.mark.parametrize("change", ["entry", "template", "output", "extra", "clock", "option"])
-def test_any_change_means_a_full_build(site, run, monkeypatch, change):
+@pytest.fixture
+def upgrade(tmp_path, monkeypatch):
+    """``upgrade(version)`` installs (or upgrades to) ``version`` of a library
+    ``fakelib``, counted among those whose versions factsite's code version covers."""
+    folder = tmp_path / "lib"
+    (folder / "fakelib").mkdir(parents=True)
+    (folder / "fakelib" / "__init__.py").write_text("", encoding="utf-8")
+    monkeypatch.syspath_prepend(str(folder))
+    monkeypatch.setattr(cache, "LIBRARIES", (*cache.LIBRARIES, ("fakelib", "fakelib")))
+
+    def install(version: str) -> None:
+        for old in folder.glob("fakelib-*.dist-info"):
+            old.rmdir()  # as pip does
+        (folder / f"fakelib-{version}.dist-info").mkdir()
+        cache.code_version.cache_clear()  # as a new process would find it
+
+    yield install
+    cache.code_version.cache_clear()  # back to the real libraries alone
+
+
+def test_the_code_version_covers_the_libraries_versions(tmp_path, upgrade):
+    (tmp_path / "lib" / "fakelib_extra-2.0.dist-info").mkdir()  # another distribution
+    upgrade("1.0")
+    found = cache.library_versions()
+    assert "fakelib-1.0.dist-info" in found and not any("extra" in f for f in found)
+    assert any(f.lower().startswith("jinja2-") for f in found)
+    before = cache.code_version()
+    upgrade("1.1")
+    assert "fakelib-1.1.dist-info" in cache.library_versions()
+    assert cache.code_version() != before
+
+
+@pytest.mark.parametrize("change", ["entry", "template", "output", "extra", "clock", "option",
+                                    "library"])
+def test_any_change_means_a_full_build(site, run, monkeypatch, upgrade, change):
+    upgrade("1.0")
     site.entry("2021-01-01-one", title="One")
     site.entry("later", title="Later", published="2026-06-01")  # after the pinned clock
     assert run("build", str(site.root)).code == 0
@@ -566,6 +600,8 @@ def test_any_change_means_a_full_build(site, run, monkeypatch, change):
         (site.out / "checks" / "stray.html").write_text("not the site's")
     elif change == "clock":
         monkeypatch.setenv("FACTSITE_NOW", "2026-07-01T00:00:00+00:00")
+    elif change == "library":  # upgraded: the cached Markdown, pages… may not be its
+        upgrade("1.1")
     else:
         args = ["--drafts"]
     result = run("build", str(site.root), "--profile", *args)
