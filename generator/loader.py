@@ -26,7 +26,6 @@ from .frontmatter import Document, SourceError, decode, parse_markdown_file
 from .markdown import (
     BATCH,
     PARALLEL_MIN,
-    RENDERER_VERSION,
     MarkdownRenderer,
     Rendered,
     Workers,
@@ -198,8 +197,8 @@ class _Loader:
         return self.cache.forgets_unused
 
     def _markdown_key(self, body: Body) -> str:
-        return content_key("md", body.text.encode(), str(self.config.allow_html).encode(),
-                           RENDERER_VERSION.encode())
+        # (the parser's version is in every key: cache.code_version)
+        return content_key("md", body.text.encode(), str(self.config.allow_html).encode())
 
     def render_body(self, doc: Document) -> str:
         body = Body.of(doc)
@@ -349,7 +348,7 @@ class _Loader:
         if not self._entry_settings:  # hashed once: the companies alone can be large
             self._entry_settings = content_key("entry-settings", repr((
                 self.config, sorted(self.company_keys.items()), sorted(self.spellings.items()),
-                RENDERER_VERSION)).encode()).encode()
+            )).encode()).encode()
         return content_key("entry", digest.encode(), self.shown(path).encode(),
                            self._entry_settings)
 

@@ -27,7 +27,6 @@ from typing import TextIO
 
 from .cache import code_version, file_digest
 from .diagnostics import Diagnostic, Severity
-from .markdown import RENDERER_VERSION
 
 STAMP_VERSION = 6
 
@@ -103,7 +102,7 @@ def fingerprint(folders: list[Path], settings: dict[str, object],
     previous = known.files if known is not None else {}
     files: dict[str, str] = {}
     digest = hashlib.blake2b(digest_size=20)
-    digest.update(json.dumps({**settings, "factsite": code_version(), "markdown": RENDERER_VERSION,
+    digest.update(json.dumps({**settings, "factsite": code_version(),
                               "stamp": STAMP_VERSION}, sort_keys=True, default=str).encode())
     for folder in folders:
         digest.update(f"\0folder {folder}\0".encode())
