@@ -27,6 +27,7 @@ from typing import TextIO
 
 from .cache import code_version, file_digest
 from .diagnostics import Diagnostic, Severity
+from .writer import dot_names, walk_output
 
 STAMP_VERSION = 6
 
@@ -173,27 +174,10 @@ def _outputs_intact(out_root: Path, outputs: dict[str, list[int]]) -> bool:
 
 
 def _files_in(root: Path, known: Iterable[str]) -> set[str]:
-    """Files and links under ``root``; top-level dot entries the site did not write (a
-    publishing branch's ``.git``) are not the site's and are skipped, as the writer does.
-
-    Plain ``os.scandir`` over strings: this runs on every no-change rebuild, over every
-    file of the site.
-    """
-    known = set(known)
-    found: set[str] = set()
-    pending = [("", str(root))]
-    while pending:
-        prefix, folder = pending.pop()
-        with os.scandir(folder) as entries:
-            for item in entries:
-                if not prefix and item.name.startswith(".") and item.name not in known:
-                    continue
-                relpath = prefix + item.name
-                if item.is_dir(follow_symlinks=False):
-                    pending.append((relpath + "/", item.path))
-                else:  # a file, or a link (to a file or a folder): never followed
-                    found.add(relpath)
-    return found
+    """Files and links under ``root``, as the writer walks them (``walk_output``): a
+    top-level dot entry is looked into only if the site wrote one there (``known``)."""
+    return {inside + item.name for inside, items in walk_output(root, dot_names(known))
+            for item in items if not item.is_dir(follow_symlinks=False)}
 
 
 def load(path: Path) -> Stamp | None:

@@ -17,14 +17,17 @@ import contextlib
 import os
 import shutil
 import stat
-from collections.abc import Iterable
+from collections.abc import Container, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 STAGING = ".factsite-staging"
 # Marks a folder as factsite's output: only such a folder (or an empty one) has files
-# removed, so a mistyped -o can never wipe a folder of other files.
+# removed, so a mistyped -o can never wipe a folder of other files. It also names the
+# top-level entries starting with a dot that the site wrote (see walk_output).
 MARKER = ".factsite-output"
+_MARKER_TEXT = "This folder is built by factsite; its files are replaced on every build.\n"
+_MARKER_DOTS = "The site's own entries whose names start with a dot (others are left alone):\n"
 
 
 class UnsafeOutput(Exception):
@@ -83,6 +86,45 @@ def check_output_folder(out_dir: Path, protected: list[Path]) -> Path:
             f"output folder {out_dir} is not empty and was not built by factsite; "
             "refusing to delete its files (empty it or choose another folder)")
     return root
+
+
+def walk_output(root: Path, site_dots: Container[str]
+                ) -> Iterator[tuple[str, list[os.DirEntry[str]]]]:
+    """Each folder of the output folder ``root`` with its entries, as ("" for the root or
+    "a/b/", entries); a link to a folder is an entry, never entered.
+
+    A top-level entry whose name starts with a dot is left out unless it is one of
+    ``site_dots``: those are the site's own (``.well-known``, ``.nojekyll`` from its
+    static files), the others are not (a publishing branch's ``.git``, the writer's
+    marker and staging folder). Plain ``os.scandir`` over strings: this looks at every
+    file of the site on every build, and a directory entry already says whether it is
+    a folder or a link.
+    """
+    pending = [""]
+    while pending:
+        inside = pending.pop()
+        with os.scandir(f"{root}/{inside}" if inside else root) as scan:
+            items = [item for item in scan
+                     if inside or item.name[0] != "." or item.name in site_dots]
+        pending += [inside + item.name + "/" for item in items
+                    if item.is_dir(follow_symlinks=False)]
+        yield inside, items
+
+
+def dot_names(relpaths: Iterable[str]) -> set[str]:
+    """The top-level names starting with a dot among output files ``relpaths``."""
+    return {relpath.partition("/")[0] for relpath in relpaths if relpath[0] == "."}
+
+
+def _marked_dots(root: Path) -> set[str]:
+    """The site's own dot entries the marker in ``root`` names (none if unreadable)."""
+    try:
+        text = (root / MARKER).read_text(encoding="utf-8")
+    except (OSError, UnicodeError):
+        return set()
+    _, found, names = text.partition(_MARKER_DOTS)
+    return {name for name in names.splitlines() if found and name.startswith(".")
+            and "/" not in name and name not in (MARKER, STAGING, ".", "..")}
 
 
 def _remove(path: Path) -> None:
@@ -170,6 +212,9 @@ class OutputWriter:
         # in (a failed build removes the folder again), and committing moves nothing.
         self._direct = self._created_root
         self._clear_staging()  # left by a build that was killed, or planted
+        # The dot entries the last build wrote: removed like any file of the site once
+        # it no longer produces them.
+        self._dots_before = _marked_dots(self.root)
         # Per-folder answers, so 16,000 files cost one check per folder, not per file.
         self._real_dirs: dict[str, bool] = {}
         self._marked = False  # a direct build's folder has its marker
@@ -281,11 +326,16 @@ class OutputWriter:
         # made took 15 MB at 100,000 checks (a folder per page).
         _write_all(f"{self.root}/{relpath}", parts, make_folder=True)
 
-    def _write_marker(self) -> None:
+    def _write_marker(self, dots: Iterable[str] = ()) -> None:
+        """Write the marker, naming ``dots`` (the site's own dot entries), unless it
+        says exactly that already."""
         marker = self.root / MARKER
-        if not marker.exists():
-            marker.write_text("This folder is built by factsite; its files are replaced on "
-                              "every build.\n", encoding="utf-8")
+        text = _MARKER_TEXT + (_MARKER_DOTS + "".join(f"{d}\n" for d in sorted(dots))
+                               if dots else "")
+        with contextlib.suppress(OSError, UnicodeError):
+            if marker.read_text(encoding="utf-8") == text:
+                return
+        marker.write_text(text, encoding="utf-8")
 
     def copy(self, relpath: str, source: Path) -> None:
         self.write(relpath, source.read_bytes())
@@ -340,7 +390,7 @@ class OutputWriter:
         """Remove what the site no longer produces, then move the staged files into place."""
         self.root.mkdir(parents=True, exist_ok=True)
         if self._direct:  # everything is in place already
-            self._write_marker()
+            self._write_marker(dot_names(self.produced))
             self._real_dirs.clear()
             return WriteStats(written=len(self.produced), changed=sorted(self.produced))
         stats = WriteStats(
@@ -357,7 +407,7 @@ class OutputWriter:
                     shutil.rmtree(target)
             os.replace(self.staging / self.staged[relpath], target)
         self._clear_staging()
-        self._write_marker()
+        self._write_marker(dot_names(self.produced))
         self.staged.clear()
         self._real_dirs.clear()  # folders were made and links replaced
         self._placed_dirs.clear()
@@ -385,36 +435,29 @@ class OutputWriter:
     def _remove_stale(self) -> list[str]:
         """Delete files and links the new site does not produce, then empty folders.
 
-        Top-level entries whose names start with a dot (``.git``, the staging folder)
-        are left alone, so an output folder can be a checkout of a publishing branch.
+        Top-level entries whose names start with a dot are left alone unless the site
+        wrote them, this time or the last (``.well-known`` from its static files), so an
+        output folder can be a checkout of a publishing branch (``.git``).
         """
         removed: list[str] = []
         emptied: set[str] = set()
-        root = str(self.root)
-        # os.scandir over plain strings: this looks at every file of the site on every
-        # build, and a directory entry already says whether it is a folder or a link.
-        pending = [""]
-        while pending:
-            inside = pending.pop()  # "" for the root, else "a/b/"
+        dots = self._dots_before | dot_names(self.produced)
+        for inside, items in walk_output(self.root, dots):
             has_files = False
-            with os.scandir(f"{root}/{inside}" if inside else root) as items:
-                for item in items:
-                    if not inside and item.name.startswith("."):
-                        continue
-                    relpath = inside + item.name
-                    if item.is_dir(follow_symlinks=False):
-                        pending.append(relpath + "/")
-                        continue
-                    has_files = True  # a file or a link (to a file, a folder or nothing)
-                    if relpath not in self.produced:
-                        os.unlink(item.path)
-                        removed.append(relpath)
-                        folders = relpath.split("/")[:-1]
-                        emptied.update("/".join(folders[: n + 1]) for n in range(len(folders)))
+            for item in items:
+                if item.is_dir(follow_symlinks=False):
+                    continue
+                has_files = True  # a file or a link (to a file, a folder or nothing)
+                relpath = inside + item.name
+                if relpath not in self.produced:
+                    os.unlink(item.path)
+                    removed.append(relpath)
+                    folders = relpath.split("/")[:-1]
+                    emptied.update("/".join(folders[: n + 1]) for n in range(len(folders)))
             if inside and not has_files:
                 emptied.add(inside[:-1])  # perhaps a folder of nothing but empty folders
         # Deepest first, so a folder left empty by its emptied sub-folders goes too.
         for folder in sorted(emptied, key=lambda p: p.count("/"), reverse=True):
             with contextlib.suppress(OSError):
-                os.rmdir(f"{root}/{folder}")  # only succeeds when empty
+                os.rmdir(f"{self.root}/{folder}")  # only succeeds when empty
         return removed

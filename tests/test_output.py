@@ -548,6 +548,59 @@ def test_writer_keeps_top_level_dot_folders(tmp_path):
     assert not (out / "sub").exists()  # dot folders deeper down are the site's own
 
 
+def test_the_sites_own_dot_files_are_published_kept_and_removed(site, run):
+    """Static files whose names start with a dot (``.well-known/``, ``.nojekyll``) are the
+    site's: a rebuild with nothing changed is skipped, and once the site no longer has
+    them they leave the output, while a publishing branch's ``.git`` is never touched."""
+    site.entry("one")
+    site.write("content/static/.well-known/security.txt", "Contact: mailto:desk@example.org\n")
+    site.write("content/static/.nojekyll", "")
+    (site.out / ".git").mkdir(parents=True)
+    (site.out / ".git" / "HEAD").write_text("ref: refs/heads/gh-pages\n")
+    assert run("build", str(site.root)).code == 0
+    assert (site.out / ".well-known" / "security.txt").read_text().startswith("Contact:")
+    assert (site.out / ".nojekyll").is_file()
+    again = run("build", str(site.root), "--profile")
+    assert again.code == 0 and "fingerprint: nothing changed" in again.err
+
+    site.remove("content/static/.nojekyll")
+    site.remove("content/static/.well-known/security.txt")
+    site.write("content/static/.well-known/change-password", "https://example.org/account\n")
+    assert run("build", str(site.root)).code == 0
+    assert not (site.out / ".nojekyll").exists()
+    assert sorted(p.name for p in (site.out / ".well-known").iterdir()) == ["change-password"]
+
+    site.remove("content/static/.well-known/change-password")
+    assert run("build", str(site.root)).code == 0
+    assert not (site.out / ".well-known").exists()
+    assert (site.out / ".git" / "HEAD").read_text() == "ref: refs/heads/gh-pages\n"
+    assert sorted(p.name for p in site.out.iterdir() if p.name.startswith(".")) == [
+        ".factsite-output", ".git"]
+
+
+def test_a_marker_naming_foreign_or_odd_dot_entries_is_not_trusted_for_them(tmp_path):
+    """Only plain top-level names from the marker's own list count as the site's."""
+    out = tmp_path / "out"
+    (out / ".git").mkdir(parents=True)
+    (out / ".git" / "HEAD").write_text("ref\n")
+    (out / MARKER).write_text(".git\nsomething else\n")  # no list: an old or odd marker
+    writer = OutputWriter(out)
+    writer.write("index.html", b"home")
+    writer.commit()
+    assert (out / ".git" / "HEAD").read_text() == "ref\n"
+    marker = (out / MARKER).read_text()
+    (out / MARKER).write_text(marker + "The site's own entries whose names start with a dot "
+                              "(others are left alone):\n../x\n.factsite-staging\n")
+    (out / ".factsite-staging").mkdir()
+    (out / ".factsite-staging" / "0").write_text("left by a killed build")
+    writer = OutputWriter(out)  # clears the staging folder as always, nothing else
+    writer.write("index.html", b"new home")  # staged: not taken for a stale file
+    writer.commit()
+    assert (out / "index.html").read_bytes() == b"new home"
+    assert (out / ".git" / "HEAD").read_text() == "ref\n"
+    assert (out / MARKER).read_text() == marker  # rewritten as it was: no dot entries
+
+
 def test_writer_abort_keeps_the_previous_output(tmp_path):
     out = tmp_path / "out"
     first = OutputWriter(out)
