@@ -28,6 +28,9 @@ if TYPE_CHECKING:
     from .theme import Theme
 
 
+CACHE_DIR = ".factsite-cache"  # inside the site folder; git-ignored
+
+
 @dataclass
 class BuildOptions:
     site_dir: Path

@@ -112,6 +112,22 @@ class MemoryCache:
         """Nothing to write: the same interface as :class:`DiskCache`."""
 
 
+def seed_cache(source: Path, target: Path) -> None:
+    """Start the cache at ``target`` as a copy of the one at ``source``, if it has none
+    yet. SQLite's backup makes the copy consistent even while a build writes ``source``;
+    a copy that fails is removed (the cache then starts empty, as without one)."""
+    if target.exists() or not source.is_file():
+        return
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with contextlib.closing(sqlite3.connect(source)) as read, \
+                contextlib.closing(sqlite3.connect(target)) as write:
+            read.backup(write)
+    except (sqlite3.Error, OSError):
+        with contextlib.suppress(OSError):
+            target.unlink()
+
+
 class NoCache:
     """Keeps nothing: for a build without a cache, where holding every parsed and
     rendered value until the end would only cost memory (about 1 GB at 100,000 entries)."""

@@ -15,12 +15,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from . import __version__
-from .build import BuildOptions, build
+from .build import CACHE_DIR, BuildOptions, build
 from .diagnostics import BuildFailed, Diagnostic, Report
 from .progress import Progress
 
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
-CACHE_DIR = ".factsite-cache"  # inside the site folder; git-ignored
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -31,6 +31,7 @@ from urllib.parse import quote
 import pytest
 from conftest import NOW, REPO, SITE_YAML, Site, snapshot
 
+from generator import markdown
 from generator.build import BuildOptions, build
 from generator.progress import Progress
 from generator.serve import DevServer, ServeOptions, content_type, is_loopback, locate
@@ -270,6 +271,37 @@ def test_serves_the_site_with_content_types(served):
     assert served.get("/", ).attr("data-events") == "/__factsite/events"
     head = request(served.port, "/checks/byd-battery/", method="HEAD")
     assert head.status == 200 and head.body == b""
+
+
+def test_serve_starts_from_the_sites_cache_and_restarts_from_its_own(site, run, monkeypatch,
+                                                                    tmp_path):
+    """The first build of ``serve`` takes what ``factsite build`` already parsed; a
+    restart with nothing changed is skipped like a build; ``factsite build``'s own cache
+    is never written by the server."""
+    fill(site)
+    assert run("build", str(site.root), "-q").code == 0
+    site_cache = site.root / ".factsite-cache" / "cache.sqlite"
+    before = site_cache.stat().st_mtime_ns, site_cache.read_bytes()
+    rendered: list[str] = []
+    render = markdown.MarkdownRenderer.render
+
+    def counted(self, text):
+        rendered.append(text)
+        return render(self, text)
+
+    monkeypatch.setattr(markdown.MarkdownRenderer, "render", counted)
+    with serving(site) as served:
+        assert rendered == []  # every body came from the copy of the site's cache
+        assert urls_in(served) == clean_build(site, tmp_path / "fresh")
+        rendered.clear()  # (the clean build's)
+        site.entry("2021/2021-03-08-byd-battery", title="BYD battery", verdict="misleading",
+                   companies="[BYD Auto]", extra="tags: [automotive]", body="Edited.")
+        assert served.server.preview.wait_for_builds(2, WAIT)
+        assert [text.strip() for text in rendered] == ["Edited."]  # that body alone
+    with serving(site) as again:
+        assert "fingerprint: nothing changed" in again.server.preview.last.phases.seconds
+        assert "Edited." in again.get("/checks/byd-battery/").text
+    assert (site_cache.stat().st_mtime_ns, site_cache.read_bytes()) == before
 
 
 def test_content_type_table():
