@@ -52,8 +52,9 @@ def _parser() -> argparse.ArgumentParser:
         )
         cmd.add_argument("-q", "--quiet", action="store_true", help="print only errors")
         cmd.add_argument("-j", "--jobs", type=int, metavar="N",
-                         help="processes for rendering Markdown, and two search indexers "
-                              "from 2 up (default: the cores)")
+                         help="processes for rendering Markdown (and pages, when a rebuild "
+                              "renders many), and two search indexers from 2 up "
+                              "(default: the cores)")
         cmd.add_argument("--no-cache", action="store_true",
                          help="do not read or write SITE/.factsite-cache/")
         cmd.add_argument("--profile", action="store_true",

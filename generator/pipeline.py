@@ -45,6 +45,7 @@ from .listings import search_listings
 from .loader import load_site
 from .model import Entry, StaticFile, pack_html, unpack_html
 from .pagekeys import GRAPH_READS_COVERED, GRAPH_READS_OF_COMPANIES, PageKeys, PageRecord
+from .parallel import forked_map
 from .plan import DataFile, PageSpec, plan_site
 from .search import FIX_HINT, SearchFailed, SearchIndex, ShardedIndex
 from .sitemap import robots_txt, sitemaps
@@ -180,7 +181,7 @@ def build_site(
                 specs_in_order = specs
             records = _render_pages(specs_in_order, graph, urls, theme, content.static_files,
                                     pages_sink, report, progress, links, cache, keys,
-                                    recorded, bodies)
+                                    recorded, bodies, jobs)
             phases.done(f"render pages ({records.rendered} rendered, "
                         f"{len(specs) - records.rendered} unchanged)")
             phases.templates = records.templates
@@ -572,25 +573,36 @@ def _render_pages(
     keys: dict[str, str | None] | None = None,
     recorded: dict[str, PageRecord] | None = None,
     bodies: BodyFile | None = None,
+    jobs: int = 1,
 ) -> RenderedPages:
     """Render every page of the plan into ``sink``, except those whose key is unchanged
     and whose output file the sink can keep as the last build ``recorded`` it. The check
-    cards wait in ``bodies`` if given (see :func:`base_context`)."""
+    cards wait in ``bodies`` if given (see :func:`base_context`). A rebuild with many
+    pages to render renders them on ``jobs`` forked processes (see :func:`_renders`)."""
     keys = keys or {}
     recorded = recorded or {}
     result = RenderedPages()
     cards: dict[tuple[str, str], Any] = {}
     common = base_context(graph, urls, theme, static_files, cards, bodies)
+    # Which pages are kept is known before any renders (the sink checks the output
+    # folder, which this build has not changed yet), so the others can render ahead.
+    kept: list[PageRecord | None] = []
+    for spec in specs:
+        record = _same_key(spec.file, keys, recorded)
+        kept.append(record if (record is not None
+                               and (links is None or record.links is not None)
+                               and sink.can_keep(spec.file, record.stat)) else None)
+    pending = [spec for spec, record in zip(specs, kept, strict=True) if record is None]
+    renders = _renders(pending, common, theme, urls,
+                       jobs if recorded and len(pending) >= PARALLEL_RENDER_MIN else 1,
+                       lambda: base_context(graph, urls, theme, static_files, {}))
     seen: set[tuple[str, int | None, str]] = set()
-    for done, spec in enumerate(specs):
+    for done, (spec, record) in enumerate(zip(specs, kept, strict=True)):
         if progress is not None:
             progress(done, len(specs))
         file = spec.file
         entry = spec.context.get("entry")
-        key = keys.get(file)
-        record = _same_key(file, keys, recorded)
-        if (record is not None and (links is None or record.links is not None)
-                and sink.can_keep(file, record.stat)):
+        if record is not None:
             sink.keep(file)
             if entry is not None and not report.has_errors:
                 _report_findings(record.findings, entry, report)
@@ -599,33 +611,26 @@ def _render_pages(
             result.pages[file] = record
             continue
         result.rendered += 1
-        began = time.perf_counter()  # the derived values (the ClaimReview) count too
-        context = {
-            **common,
-            **spec.full_context(),
-            "page_path": spec.path,
-            "canonical": urls.absolute(spec.path),
-        }
-        try:
-            html = theme.render(spec.template, context)
-        except TemplateFailed as exc:
-            key = (exc.path, exc.line, exc.message)
-            if key not in seen:  # a broken layout fails every page: say it once
-                seen.add(key)
+        html, seconds = next(renders)
+        if isinstance(html, TemplateFailed):
+            failure = (html.path, html.line, html.message)
+            if failure not in seen:  # a broken layout fails every page: say it once
+                seen.add(failure)
                 report.error(
-                    exc.path,
-                    exc.line,
-                    f"template error: {exc.message} (while rendering {spec.path})",
-                    source_line=exc.source_line,
+                    html.path,
+                    html.line,
+                    f"template error: {html.message} (while rendering {spec.path})",
+                    source_line=html.source_line,
                 )
             continue
-        result.timed(spec.template, time.perf_counter() - began)
+        result.timed(spec.template, seconds)
         findings: Sequence[Finding] = ()
         if entry is not None and not report.has_errors:  # errors would cascade
-            findings = _validate_claim_review(html, context["canonical"], cache)
+            findings = _validate_claim_review(html, urls.absolute(spec.path), cache)
             _report_findings(findings, entry, report)
         if links is not None:
             links.add_page(spec.path, html, spec.source)
+        key = keys.get(file)
         if key is not None:
             result.pages[file] = PageRecord(
                 key, findings=findings, links=links.page_record(spec.path) if links else None)
@@ -638,6 +643,41 @@ def _render_pages(
     if progress is not None:
         progress(len(specs), len(specs))
     return result
+
+
+# A rebuild that renders at least this many pages renders them on forked processes (a
+# template, stylesheet or settings edit: every page). Not a first build: it is busy on
+# both cores already (Markdown, then Pagefind), and its forks would count its memory
+# again in every process's size.
+PARALLEL_RENDER_MIN = 1000
+
+
+def _renders(specs: list[PageSpec], common: dict[str, Any], theme: Theme, urls: Urls,
+             jobs: int, fork_context: Callable[[], dict[str, Any]],
+             ) -> Iterator[tuple[str | TemplateFailed, float]]:
+    """Each page of ``specs`` rendered, in order, with the seconds it took: its HTML, or
+    the template error it met. With ``jobs`` above 1, on that many forked processes,
+    each with a base context of its own (``fork_context``: the check cards it renders
+    must not go to this build's ``bodies`` file) and no compiled templates written."""
+
+    def render(spec: PageSpec, common: dict[str, Any]) -> tuple[str | TemplateFailed, float]:
+        began = time.perf_counter()  # the derived values (the ClaimReview) count too
+        context = {**common, **spec.full_context(), "page_path": spec.path,
+                   "canonical": urls.absolute(spec.path)}
+        try:
+            return theme.render(spec.template, context), time.perf_counter() - began
+        except TemplateFailed as exc:
+            return exc, 0.0
+
+    if jobs <= 1 or not hasattr(os, "fork"):
+        return (render(spec, common) for spec in specs)
+    forked: dict[str, Any] = {}
+
+    def start() -> None:
+        forked.update(fork_context())
+        theme.env.bytecode_cache = None  # the parent writes them: no two writers
+
+    return forked_map(lambda spec: render(spec, forked), specs, jobs, start=start)
 
 
 def _check_links(links: LinkChecker, produced: set[str], site_dir: Path,

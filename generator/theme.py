@@ -67,6 +67,9 @@ class TemplateFailed(Exception):
         self.message = message
         self.source_line = source_line
 
+    def __reduce__(self) -> tuple[Any, ...]:  # pickled: sent back by a forked renderer
+        return TemplateFailed, (self.path, self.line, self.message, self.source_line)
+
 
 @dataclass(frozen=True)
 class Asset:

@@ -15,7 +15,7 @@ from collections import Counter
 import pytest
 from conftest import NOW, SITE_YAML, Site, snapshot
 
-from generator import cache, markdown
+from generator import cache, markdown, parallel, pipeline
 from generator.bodies import BodyFile, StoredBody
 from generator.build import BuildOptions
 from generator.build import build as build_site
@@ -69,6 +69,65 @@ def test_serial_parallel_cold_and_warm_builds_are_identical(site, tmp_path):
     assert len(serial) > 300
     assert tree(tmp_path / "parallel") == serial
     assert tree(tmp_path / "warm") == serial
+
+
+def test_pages_rendered_on_forked_processes_are_those_of_a_serial_build(
+        site, run, tmp_path, monkeypatch):
+    corpus(site, 60)
+    monkeypatch.setattr(pipeline, "PARALLEL_RENDER_MIN", 10)  # not 1,000: a small site
+    forked: list[int] = []
+
+    def counted(function, items, count, **options):
+        forked.append(len(items))
+        return parallel.forked_map(function, items, count, **options)
+
+    monkeypatch.setattr(pipeline, "forked_map", counted)
+    out = tmp_path / "out"
+    build(run, site.root, out, "--jobs", "2")
+    assert forked == []  # a first build renders here (see PARALLEL_RENDER_MIN)
+    site.write("templates/check.html", '{% extends "!theme/check.html" %}'
+               '{% block title %}Edited: {{ super() }}{% endblock %}')
+    build(run, site.root, out, "--jobs", "2")
+    pages = sum(1 for name in tree(out) if name.endswith(".html"))
+    assert forked == [pages]  # every page: a template changed
+    build(run, site.root, tmp_path / "serial", "--jobs", "1", "--no-cache")
+    assert tree(out) == tree(tmp_path / "serial")
+    assert "Edited: Check 7" in (out / "checks" / "check-7" / "index.html").read_text()
+
+    # A template error met in a forked process is reported as in this one, once.
+    site.write("templates/check.html", '{% extends "!theme/check.html" %}'
+               '{% block title %}{{ entry.title.nothing.deeper }}{% endblock %}')
+    forked.clear()
+    failed = run("build", str(site.root), "-o", str(out), "--jobs", "2")
+    assert forked == [pages] and failed.code == 1
+    serial = run("build", str(site.root), "-o", str(out), "--jobs", "1")
+    assert serial.code == 1 and failed.err == serial.err
+    assert failed.err.count("template error") == 1 and "check.html:1" in failed.err
+
+
+def test_forked_map_keeps_the_order_and_reports_a_failure():
+    seen_here: list[int] = []
+
+    def square(n: int) -> int:
+        seen_here.append(n)  # in a child's copy of the list: never this one
+        return n * n
+
+    started: list[str] = []
+    assert list(parallel.forked_map(square, range(23), 3, chunk=4,
+                                    start=lambda: started.append("child"))) == [
+        n * n for n in range(23)]
+    assert seen_here == [] and started == []
+    assert list(parallel.forked_map(square, [], 2)) == []
+
+    def fails(n: int) -> int:
+        if n == 9:
+            raise ValueError("nine")
+        return n
+
+    results = parallel.forked_map(fails, range(12), 2, chunk=5)
+    assert [next(results) for _ in range(5)] == [0, 1, 2, 3, 4]  # the first chunk is good
+    with pytest.raises(parallel.ChildFailed, match="ValueError: nine"):
+        list(results)
 
 
 def test_markdown_workers_do_the_work_and_keep_the_order(monkeypatch) -> None:
