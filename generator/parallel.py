@@ -20,7 +20,7 @@ import os
 import pickle
 import signal
 import traceback
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -32,7 +32,8 @@ class ChildFailed(Exception):
 
 
 def forked_map(function: Callable[[T], R], items: Sequence[T], count: int,
-               chunk: int = 50, start: Callable[[], Any] | None = None) -> Iterator[R]:
+               chunk: int = 50, start: Callable[[], Any] | None = None,
+               ) -> Generator[R, None, None]:
     """``function(item)`` for each of ``items``, in order, computed on ``count`` forked
     children ``chunk`` items at a time. An exception ``function`` raises in a child is
     :class:`ChildFailed` here, with the child's traceback in its message."""

@@ -16,7 +16,7 @@ import hashlib
 import os
 import shutil
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -584,59 +584,64 @@ def _render_pages(
     result = RenderedPages()
     cards: dict[tuple[str, str], Any] = {}
     common = base_context(graph, urls, theme, static_files, cards, bodies)
-    # Which pages are kept is known before any renders (the sink checks the output
-    # folder, which this build has not changed yet), so the others can render ahead.
-    kept: list[PageRecord | None] = []
-    for spec in specs:
-        record = _same_key(spec.file, keys, recorded)
-        kept.append(record if (record is not None
-                               and (links is None or record.links is not None)
-                               and sink.can_keep(spec.file, record.stat)) else None)
-    pending = [spec for spec, record in zip(specs, kept, strict=True) if record is None]
-    renders = _renders(pending, common, theme, urls,
-                       jobs if recorded and len(pending) >= PARALLEL_RENDER_MIN else 1,
+    # The pages whose key changed render whatever the output folder holds: known at
+    # once, so that many of them can render ahead, on forks. The others are kept if
+    # their output file is as the last build left it, which is looked up as they come:
+    # the first pages are those of the search shards that changed, and Pagefind starts
+    # on them without waiting for 24,000 files to be looked up (0.2 s).
+    same = [_same_key(spec.file, keys, recorded) for spec in specs]
+    same = [record if record is not None and (links is None or record.links is not None)
+            else None for record in same]
+    changed = [spec for spec, record in zip(specs, same, strict=True) if record is None]
+    forked = (_renders(changed, common, theme, urls, jobs,
                        lambda: base_context(graph, urls, theme, static_files, {}))
+              if jobs > 1 and recorded and len(changed) >= PARALLEL_RENDER_MIN else None)
     seen: set[tuple[str, int | None, str]] = set()
-    for done, (spec, record) in enumerate(zip(specs, kept, strict=True)):
-        if progress is not None:
-            progress(done, len(specs))
-        file = spec.file
-        entry = spec.context.get("entry")
-        if record is not None:
-            sink.keep(file)
-            if entry is not None and not report.has_errors:
-                _report_findings(record.findings, entry, report)
+    try:
+        for done, (spec, record) in enumerate(zip(specs, same, strict=True)):
+            if progress is not None:
+                progress(done, len(specs))
+            file = spec.file
+            entry = spec.context.get("entry")
+            if record is not None and sink.can_keep(file, record.stat):
+                sink.keep(file)
+                if entry is not None and not report.has_errors:
+                    _report_findings(record.findings, entry, report)
+                if links is not None:
+                    links.add_record(record.links)
+                result.pages[file] = record
+                continue
+            result.rendered += 1
+            html, seconds = (next(forked) if forked is not None and record is None
+                             else _render_here(spec, common, theme, urls))
+            if isinstance(html, TemplateFailed):
+                failure = (html.path, html.line, html.message)
+                if failure not in seen:  # a broken layout fails every page: say it once
+                    seen.add(failure)
+                    report.error(
+                        html.path,
+                        html.line,
+                        f"template error: {html.message} (while rendering {spec.path})",
+                        source_line=html.source_line,
+                    )
+                continue
+            result.timed(spec.template, seconds)
+            findings: Sequence[Finding] = ()
+            if entry is not None and not report.has_errors:  # errors would cascade
+                findings = _validate_claim_review(html, urls.absolute(spec.path), cache)
+                _report_findings(findings, entry, report)
             if links is not None:
-                links.add_record(record.links)
-            result.pages[file] = record
-            continue
-        result.rendered += 1
-        html, seconds = next(renders)
-        if isinstance(html, TemplateFailed):
-            failure = (html.path, html.line, html.message)
-            if failure not in seen:  # a broken layout fails every page: say it once
-                seen.add(failure)
-                report.error(
-                    html.path,
-                    html.line,
-                    f"template error: {html.message} (while rendering {spec.path})",
-                    source_line=html.source_line,
-                )
-            continue
-        result.timed(spec.template, seconds)
-        findings: Sequence[Finding] = ()
-        if entry is not None and not report.has_errors:  # errors would cascade
-            findings = _validate_claim_review(html, urls.absolute(spec.path), cache)
-            _report_findings(findings, entry, report)
-        if links is not None:
-            links.add_page(spec.path, html, spec.source)
-        key = keys.get(file)
-        if key is not None:
-            result.pages[file] = PageRecord(
-                key, findings=findings, links=links.page_record(spec.path) if links else None)
-        sink.write(file, html.encode("utf-8"))
-        if result.rendered % TRIM_EVERY == 0:
-            _release_freed_memory()
+                links.add_page(spec.path, html, spec.source)
+            key = keys.get(file)
+            if key is not None:
+                result.pages[file] = PageRecord(
+                    key, findings=findings, links=links.page_record(spec.path) if links else None)
+            sink.write(file, html.encode("utf-8"))
+            if result.rendered % TRIM_EVERY == 0:
+                _release_freed_memory()
+    finally:
+        if forked is not None:
+            forked.close()  # its children are reaped: done, or stopped by an error
     # Freed now (see base_context), for the data feed and the commit to reuse: the
     # macros and the context refer to each other, so they would wait for the collector.
     cards.clear()
@@ -652,32 +657,36 @@ def _render_pages(
 PARALLEL_RENDER_MIN = 1000
 
 
+def _render_here(spec: PageSpec, common: dict[str, Any], theme: Theme,
+                 urls: Urls) -> tuple[str | TemplateFailed, float]:
+    """One page rendered in this process with the seconds it took: its HTML, or the
+    template error it met."""
+    began = time.perf_counter()  # the derived values (the ClaimReview) count too
+    context = {**common, **spec.full_context(), "page_path": spec.path,
+               "canonical": urls.absolute(spec.path)}
+    try:
+        return theme.render(spec.template, context), time.perf_counter() - began
+    except TemplateFailed as exc:
+        return exc, 0.0
+
+
 def _renders(specs: list[PageSpec], common: dict[str, Any], theme: Theme, urls: Urls,
              jobs: int, fork_context: Callable[[], dict[str, Any]],
-             ) -> Iterator[tuple[str | TemplateFailed, float]]:
-    """Each page of ``specs`` rendered, in order, with the seconds it took: its HTML, or
-    the template error it met. With ``jobs`` above 1, on that many forked processes,
-    each with a base context of its own (``fork_context``: the check cards it renders
-    must not go to this build's ``bodies`` file) and no compiled templates written."""
-
-    def render(spec: PageSpec, common: dict[str, Any]) -> tuple[str | TemplateFailed, float]:
-        began = time.perf_counter()  # the derived values (the ClaimReview) count too
-        context = {**common, **spec.full_context(), "page_path": spec.path,
-                   "canonical": urls.absolute(spec.path)}
-        try:
-            return theme.render(spec.template, context), time.perf_counter() - began
-        except TemplateFailed as exc:
-            return exc, 0.0
-
-    if jobs <= 1 or not hasattr(os, "fork"):
-        return (render(spec, common) for spec in specs)
+             ) -> Generator[tuple[str | TemplateFailed, float], None, None]:
+    """:func:`_render_here` for each page of ``specs``, in order, on ``jobs`` forked
+    processes, each with a base context of its own (``fork_context``: the check cards it
+    renders must not go to this build's ``bodies`` file) and no compiled templates
+    written; in this process where there is no ``fork``."""
+    if not hasattr(os, "fork"):
+        return (_render_here(spec, common, theme, urls) for spec in specs)
     forked: dict[str, Any] = {}
 
     def start() -> None:
         forked.update(fork_context())
         theme.env.bytecode_cache = None  # the parent writes them: no two writers
 
-    return forked_map(lambda spec: render(spec, forked), specs, jobs, start=start)
+    return forked_map(lambda spec: _render_here(spec, forked, theme, urls), specs, jobs,
+                      start=start)
 
 
 def _check_links(links: LinkChecker, produced: set[str], site_dir: Path,
