@@ -223,7 +223,7 @@ class OutputWriter:
     def _claim(self, relpath: str) -> str:
         """Check ``relpath`` and count it produced; each path may be produced once."""
         relpath = check_relpath(relpath)
-        if relpath.split("/", 1)[0] == STAGING:
+        if relpath.split("/", 1)[0] in (STAGING, MARKER):  # the writer's own
             raise UnsafeOutput(f"refusing to write output path '{relpath}'")
         if relpath in self.produced:
             raise UnsafeOutput(f"two files of the site would be written to '{relpath}'")

@@ -433,7 +433,7 @@ def test_writer_refuses_duplicate_paths(tmp_path):
 
 def test_writer_refuses_unsafe_and_staging_paths(tmp_path):
     writer = OutputWriter(tmp_path / "out")
-    for relpath in ("../x.html", "/x.html", f"{STAGING}/x.html"):
+    for relpath in ("../x.html", "/x.html", f"{STAGING}/x.html", MARKER, f"{MARKER}/x"):
         with pytest.raises(UnsafeOutput):
             writer.write(relpath, b"x")
     writer.abort()
