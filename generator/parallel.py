@@ -2,7 +2,7 @@
 
 Rendering a page needs the whole site graph and its page plan, whose values (closures,
 macros) cannot be sent to a fresh Python; a forked child already has them. So
-:func:`forked_map` forks ``count`` children, each computing every ``count``-th chunk of
+:class:`ForkedMap` forks ``count`` children, each computing every ``count``-th chunk of
 the items and sending each chunk's results back, pickled, through a pipe of its own,
 while this process takes them chunk by chunk in order. A child computes a whole chunk
 before writing it, so it works on while this process reads another child's chunk.
@@ -20,7 +20,7 @@ import os
 import pickle
 import signal
 import traceback
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -31,26 +31,52 @@ class ChildFailed(Exception):
     """A forked child stopped (an exception outside ``function``, or killed)."""
 
 
-def forked_map(function: Callable[[T], R], items: Sequence[T], count: int,
-               chunk: int = 50, start: Callable[[], Any] | None = None,
-               ) -> Generator[R, None, None]:
+class ForkedMap(Iterator[R]):
     """``function(item)`` for each of ``items``, in order, computed on ``count`` forked
-    children ``chunk`` items at a time. An exception ``function`` raises in a child is
-    :class:`ChildFailed` here, with the child's traceback in its message."""
-    chunks = [range(first, min(first + chunk, len(items)))
-              for first in range(0, len(items), chunk)]
-    children: list[tuple[int, Any]] = []
-    try:
-        for number in range(min(count, len(chunks))):
-            read, write = os.pipe()
-            pid = os.fork()
-            if pid == 0:  # the child: never returns
-                os.close(read)
-                _child(function, items, chunks[number::count], write, start)
-            os.close(write)
-            children.append((pid, os.fdopen(read, "rb")))
-        for number in range(len(chunks)):
-            pid, stream = children[number % len(children)]
+    children ``chunk`` items at a time, which start at once. An exception ``function``
+    raises in a child is :class:`ChildFailed` here, with the child's traceback in its
+    message. :meth:`close` stops and reaps the children (done or not); a child that
+    cannot be forked raises ``OSError`` from the constructor, with none left running.
+    """
+
+    def __init__(self, function: Callable[[T], R], items: Sequence[T], count: int,
+                 chunk: int = 50, start: Callable[[], Any] | None = None) -> None:
+        chunks = [range(first, min(first + chunk, len(items)))
+                  for first in range(0, len(items), chunk)]
+        self._children: list[tuple[int, Any]] = []
+        self._results = self._collect(len(chunks))
+        try:
+            for number in range(min(count, len(chunks))):
+                read, write = os.pipe()
+                try:
+                    pid = os.fork()
+                except OSError:
+                    os.close(read)
+                    os.close(write)
+                    raise
+                if pid == 0:  # the child: never returns
+                    os.close(read)
+                    _child(function, items, chunks[number::count], write, start)
+                os.close(write)
+                self._children.append((pid, os.fdopen(read, "rb")))
+        except BaseException:
+            self.close()
+            raise
+
+    def __next__(self) -> R:
+        return next(self._results)
+
+    def close(self) -> None:
+        for pid, stream in self._children:
+            stream.close()
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)  # done already, or not wanted any more
+            os.waitpid(pid, 0)
+        self._children = []
+
+    def _collect(self, chunks: int) -> Iterator[R]:
+        for number in range(chunks):
+            pid, stream = self._children[number % len(self._children)]
             try:
                 done, results = pickle.load(stream)
             except (EOFError, pickle.UnpicklingError) as exc:
@@ -58,12 +84,6 @@ def forked_map(function: Callable[[T], R], items: Sequence[T], count: int,
             if not done:
                 raise ChildFailed(f"process {pid} failed:\n{results}")
             yield from results
-    finally:
-        for pid, stream in children:
-            stream.close()
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)  # done already, or not wanted any more
-            os.waitpid(pid, 0)
 
 
 def _child(function: Callable[[T], R], items: Sequence[T], chunks: list[range], write: int,

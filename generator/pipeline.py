@@ -45,7 +45,7 @@ from .listings import search_listings
 from .loader import load_site
 from .model import Entry, StaticFile, pack_html, unpack_html
 from .pagekeys import GRAPH_READS_COVERED, GRAPH_READS_OF_COMPANIES, PageKeys, PageRecord
-from .parallel import forked_map
+from .parallel import ForkedMap
 from .plan import DataFile, PageSpec, plan_site
 from .search import FIX_HINT, SearchFailed, SearchIndex, ShardedIndex
 from .sitemap import robots_txt, sitemaps
@@ -657,8 +657,11 @@ def _render_pages(
 PARALLEL_RENDER_MIN = 1000
 
 
+Rendered = tuple[str | TemplateFailed, float]  # a page's HTML (or its error), and seconds
+
+
 def _render_here(spec: PageSpec, common: dict[str, Any], theme: Theme,
-                 urls: Urls) -> tuple[str | TemplateFailed, float]:
+                 urls: Urls) -> Rendered:
     """One page rendered in this process with the seconds it took: its HTML, or the
     template error it met."""
     began = time.perf_counter()  # the derived values (the ClaimReview) count too
@@ -672,21 +675,22 @@ def _render_here(spec: PageSpec, common: dict[str, Any], theme: Theme,
 
 def _renders(specs: list[PageSpec], common: dict[str, Any], theme: Theme, urls: Urls,
              jobs: int, fork_context: Callable[[], dict[str, Any]],
-             ) -> Generator[tuple[str | TemplateFailed, float], None, None]:
+             ) -> ForkedMap[Rendered] | Generator[Rendered, None, None]:
     """:func:`_render_here` for each page of ``specs``, in order, on ``jobs`` forked
     processes, each with a base context of its own (``fork_context``: the check cards it
     renders must not go to this build's ``bodies`` file) and no compiled templates
-    written; in this process where there is no ``fork``."""
-    if not hasattr(os, "fork"):
-        return (_render_here(spec, common, theme, urls) for spec in specs)
+    written; in this process where it cannot fork. Close the result when done."""
     forked: dict[str, Any] = {}
 
     def start() -> None:
         forked.update(fork_context())
         theme.env.bytecode_cache = None  # the parent writes them: no two writers
 
-    return forked_map(lambda spec: _render_here(spec, forked, theme, urls), specs, jobs,
-                      start=start)
+    if hasattr(os, "fork"):  # POSIX
+        with contextlib.suppress(OSError):  # a process limit: render here
+            return ForkedMap(lambda spec: _render_here(spec, forked, theme, urls), specs,
+                             jobs, start=start)
+    return (_render_here(spec, common, theme, urls) for spec in specs)
 
 
 def _check_links(links: LinkChecker, produced: set[str], site_dir: Path,

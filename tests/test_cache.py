@@ -79,9 +79,9 @@ def test_pages_rendered_on_forked_processes_are_those_of_a_serial_build(
 
     def counted(function, items, count, **options):
         forked.append(len(items))
-        return parallel.forked_map(function, items, count, **options)
+        return parallel.ForkedMap(function, items, count, **options)
 
-    monkeypatch.setattr(pipeline, "forked_map", counted)
+    monkeypatch.setattr(pipeline, "ForkedMap", counted)
     out = tmp_path / "out"
     build(run, site.root, out, "--jobs", "2")
     assert forked == []  # a first build renders here (see PARALLEL_RENDER_MIN)
@@ -105,7 +105,7 @@ def test_pages_rendered_on_forked_processes_are_those_of_a_serial_build(
     assert failed.err.count("template error") == 1 and "check.html:1" in failed.err
 
 
-def test_forked_map_keeps_the_order_and_reports_a_failure():
+def test_a_forked_map_keeps_the_order_and_reports_a_failure():
     seen_here: list[int] = []
 
     def square(n: int) -> int:
@@ -113,21 +113,46 @@ def test_forked_map_keeps_the_order_and_reports_a_failure():
         return n * n
 
     started: list[str] = []
-    assert list(parallel.forked_map(square, range(23), 3, chunk=4,
-                                    start=lambda: started.append("child"))) == [
+    assert list(parallel.ForkedMap(square, range(23), 3, chunk=4,
+                                   start=lambda: started.append("child"))) == [
         n * n for n in range(23)]
     assert seen_here == [] and started == []
-    assert list(parallel.forked_map(square, [], 2)) == []
+    assert list(parallel.ForkedMap(square, [], 2)) == []
 
     def fails(n: int) -> int:
         if n == 9:
             raise ValueError("nine")
         return n
 
-    results = parallel.forked_map(fails, range(12), 2, chunk=5)
+    results = parallel.ForkedMap(fails, range(12), 2, chunk=5)
     assert [next(results) for _ in range(5)] == [0, 1, 2, 3, 4]  # the first chunk is good
     with pytest.raises(parallel.ChildFailed, match="ValueError: nine"):
         list(results)
+    results.close()
+
+    unread = parallel.ForkedMap(square, range(1000), 2, chunk=10)
+    pids = [pid for pid, _ in unread._children]
+    unread.close()  # never read: its children are stopped and reaped all the same
+    for pid in pids:
+        with pytest.raises(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)
+
+
+def test_a_build_that_cannot_fork_renders_its_pages_itself(site, run, tmp_path, monkeypatch):
+    corpus(site, 30)
+    monkeypatch.setattr(pipeline, "PARALLEL_RENDER_MIN", 10)
+    out = tmp_path / "out"
+    build(run, site.root, out, "--jobs", "2")
+    site.write("templates/check.html", '{% extends "!theme/check.html" %}'
+               '{% block title %}Edited: {{ super() }}{% endblock %}')
+
+    def no_fork():
+        raise OSError("Resource temporarily unavailable")
+
+    monkeypatch.setattr(os, "fork", no_fork)
+    build(run, site.root, out, "--jobs", "2")
+    build(run, site.root, tmp_path / "serial", "--jobs", "1", "--no-cache")
+    assert tree(out) == tree(tmp_path / "serial")
 
 
 def test_markdown_workers_do_the_work_and_keep_the_order(monkeypatch) -> None:
