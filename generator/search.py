@@ -43,7 +43,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-from .cache import content_key, file_digest
+from .cache import AnyCache, content_key, file_digest
 
 # Pagefind's own search interfaces: the site uses its own small script (search.js), so
 # these are not published. Everything else in the bundle is needed by pagefind.js.
@@ -85,16 +85,6 @@ class Record(Protocol):
     key: str  # for a search bundle file, its bundle (see ShardedIndex)
     digest: str  # for a check page, its page_digest
     stat: tuple[int, int, int] | None  # the file's identity after that build
-
-
-class Cache(Protocol):
-    def get(self, key: str) -> Any | None: ...
-
-    def put(self, key: str, value: Any) -> None: ...
-
-    def keep(self, key: str) -> None: ...
-
-    def flush(self) -> None: ...
 
 
 def find_binary() -> Path:
@@ -569,7 +559,7 @@ class ShardedIndex:
 
     def __init__(self, sink: Sink, pages: dict[str, str], shard_size: int | None,
                  place: Callable[[str], str], services: Sequence[SearchIndex],
-                 cache: Cache | None = None,
+                 cache: AnyCache | None = None,
                  recorded: Mapping[str, Record] | None = None) -> None:
         self.sink = sink
         self.pages = pages
