@@ -112,6 +112,7 @@ def build_graph(content: Content, now: dt.datetime, drafts: bool = False,
     by_company: dict[str, list[Entry]] = {slug: [] for slug in companies}
     by_verdict: dict[str, list[Entry]] = {v.id: [] for v in content.config.verdicts}
     tags: dict[str, Tag] = {}
+    spellings: dict[str, Counter[str]] = defaultdict(Counter)
     for entry in entries:
         for slug in entry.companies:
             by_company[slug].append(entry)
@@ -119,6 +120,13 @@ def build_graph(content: Content, now: dt.datetime, drafts: bool = False,
         for slug, name in {tag_slug(t): t for t in reversed(entry.tags)}.items():
             # "AI" and "ai" share a page; an entry carrying both is listed there once.
             tags.setdefault(slug, Tag(name, slug)).entries.append(entry)
+            spellings[slug][name] += 1
+    for slug, tag in tags.items():
+        # Named as most checks spell it (the newest's spelling among equals): one new
+        # check spelling it otherwise does not rename the page of hundreds.
+        counted = spellings[slug]
+        if len(counted) > 1:
+            tag.name = max(counted, key=counted.__getitem__)
     tags = dict(sorted(tags.items(), key=lambda item: (item[1].name.lower(), item[0])))
 
     corrected = sorted(

@@ -505,6 +505,22 @@ def test_tag_pages_list_exactly_their_checks(generated, site):
     }
 
 
+def test_tags_spelt_differently_share_a_page_named_as_most_checks_spell_it(site, run):
+    for n, (tag, published) in enumerate([("COVID-19", "2021-01-01"), ("COVID-19", "2021-02-01"),
+                                          ("covid-19", "2021-03-01")]):
+        site.entry(f"check-{n}", title=f"Check {n}", published=published,
+                   extra=f"tags: [{tag}, Covid 19]")  # another spelling, same page, once
+    assert run("build", str(site.root), "-q").code == 0
+    assert tag_index(site.out) == {"COVID-19": ("/tags/covid-19/", 3)}  # not the newest's
+    page = soup(site.out, "/tags/covid-19/")
+    assert page.select_one("h1").get_text().strip() == "COVID-19"
+    slugs, _ = listing(site.out, "/tags/covid-19/")
+    assert slugs == ["check-2", "check-1", "check-0"]  # each once, newest first
+    site.entry("check-3", title="Check 3", published="2021-04-01", extra="tags: [covid-19]")
+    assert run("build", str(site.root), "-q").code == 0  # now equal: the newest's spelling
+    assert tag_index(site.out) == {"covid-19": ("/tags/covid-19/", 4)}
+
+
 def test_related_checks_share_a_company_or_tag(generated, site):
     by_slug = {s.slug: s for s in generated}
     seen_any = False
