@@ -112,10 +112,14 @@ class MemoryCache:
         """Nothing to write: the same interface as :class:`DiskCache`."""
 
 
-def seed_cache(source: Path, target: Path) -> None:
-    """Start the cache at ``target`` as a copy of the one at ``source``, if it has none
-    yet. SQLite's backup makes the copy consistent even while a build writes ``source``;
-    a copy that fails is removed (the cache then starts empty, as without one)."""
+CACHE_FILE = "cache.sqlite"  # a DiskCache's file in its cache folder
+
+
+def seed_cache(source_dir: Path, target_dir: Path) -> None:
+    """Start the disk cache in ``target_dir`` as a copy of the one in ``source_dir``, if it
+    has none yet. SQLite's backup makes the copy consistent even while a build writes the
+    source; a copy that fails is removed (the cache then starts empty, as without one)."""
+    source, target = source_dir / CACHE_FILE, target_dir / CACHE_FILE
     if target.exists() or not source.is_file():
         return
     try:

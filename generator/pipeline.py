@@ -28,6 +28,7 @@ from . import stamp
 from .bodies import BodyFile
 from .build import BuildOptions, BuildResult, Phases
 from .cache import (
+    CACHE_FILE,
     DiskCache,
     MappingWriter,
     MemoryCache,
@@ -102,7 +103,7 @@ def build_site(
     try:
         disk_cache = None
         if cache is None and options.cache_dir is not None:
-            cache = disk_cache = DiskCache(options.cache_dir / "cache.sqlite")
+            cache = disk_cache = DiskCache(options.cache_dir / CACHE_FILE)
         try:
             content = load_site(site_dir, report, base_url=options.base_url, cache=cache,
                                 jobs=jobs,

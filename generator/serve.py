@@ -747,7 +747,7 @@ class DevServer:
         # first build of a 10,000-check site renders its pages and nothing more (12 s,
         # 32 s from nothing).
         site = self.options.site_dir
-        seed_cache(site / CACHE_DIR / "cache.sqlite", site / SERVE_CACHE_DIR / "cache.sqlite")
+        seed_cache(site / CACHE_DIR, site / SERVE_CACHE_DIR)
         self._thread.start()
         if self.watcher is not None:
             self.watcher.start()  # before the first build, so no edit is missed
