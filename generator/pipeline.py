@@ -317,10 +317,10 @@ def _records_slot(output: Path) -> str:
     return f"page-records:{code_version()}:{Path(os.path.realpath(output.absolute()))}"
 
 
-def _same_key(file: str, keys: dict[str, str | None],
+def _same_key(file: str, key: str | None,
               recorded: dict[str, PageRecord]) -> PageRecord | None:
-    """The last build's record of the page at ``file`` if its page key is unchanged."""
-    key = keys.get(file)
+    """The last build's record of the output ``file`` if it was made under ``key`` too
+    (a page's key, or a feed's: ``None`` for a file made on every build)."""
     record = recorded.get(file) if key is not None else None
     return record if record is not None and record.key == key else None
 
@@ -335,7 +335,7 @@ def _index_order(specs: list[PageSpec], index: ShardedIndex, keys: dict[str, str
     once while the rest is kept or rendered.
     """
     changed = {shard for file, shard in index.shard_by_file.items()
-               if _same_key(file, keys, recorded) is None}
+               if _same_key(file, keys.get(file), recorded) is None}
 
     def order(spec: PageSpec) -> tuple[bool, int]:
         shard = index.shard_by_file.get(spec.file)
@@ -381,8 +381,8 @@ def _write_data_file(data: DataFile, sink: OutputWriter | NullSink, feed_key: st
     every feed and listing of 10,000 checks took 0.2 s of a one-file rebuild."""
     file = output_file(data.path)
     key = _data_key(data, feed_key)
-    record = recorded.get(file) if key is not None else None
-    if record is not None and record.key == key and sink.can_keep(file, record.stat):
+    record = _same_key(file, key, recorded)
+    if record is not None and sink.can_keep(file, record.stat):
         sink.keep(file)
     else:
         sink.write(file, data.make())
@@ -590,9 +590,12 @@ def _render_pages(
     # their output file is as the last build left it, which is looked up as they come:
     # the first pages are those of the search shards that changed, and Pagefind starts
     # on them without waiting for 24,000 files to be looked up (0.2 s).
-    same = [_same_key(spec.file, keys, recorded) for spec in specs]
-    same = [record if record is not None and (links is None or record.links is not None)
-            else None for record in same]
+    same: list[PageRecord | None] = []
+    for spec in specs:
+        record = _same_key(spec.file, keys.get(spec.file), recorded)
+        # Under --strict, a record without the link checker's notes of the page is no use.
+        same.append(None if links is not None and record is not None and record.links is None
+                    else record)
     changed = [spec for spec, record in zip(specs, same, strict=True) if record is None]
     forked = (_renders(changed, common, theme, urls, jobs,
                        lambda: base_context(graph, urls, theme, static_files, {}))
