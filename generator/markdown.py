@@ -73,7 +73,7 @@ class Workers:
     """Markdown worker processes: fresh Pythons running :func:`_work`, not forks.
 
     A forked copy of a process that has loaded a large site counts all of that memory
-    again (and forking while other threads run, as in the dev server, is unsafe); even
+    again (pages are rendered on forks only where that is worth it: see ``parallel``); even
     starting a program from a large process briefly shows the child with the parent's
     size. So the loader starts these before it reads the content, while it is small, and
     hands them texts as it reads them. Each holds only the parser and one batch of texts.

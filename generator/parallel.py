@@ -7,10 +7,14 @@ the items and sending each chunk's results back, pickled, through a pipe of its 
 while this process takes them chunk by chunk in order. A child computes a whole chunk
 before writing it, so it works on while this process reads another child's chunk.
 
-A child shares no open work with this process: it writes nothing but its pipe, prints
-nothing and leaves with ``os._exit`` (no ``atexit`` handler, no buffered output of this
-process written twice). What it must not touch (a file this process appends to, say)
-the caller keeps from it with ``start``, run in each child before its first item.
+A child shares no open work with this process: it writes nothing but its pipe and
+leaves with ``os._exit`` (no ``atexit`` handler, no buffered output of this process
+written twice). Forking a process that runs other threads (the dev server's, Pagefind's
+readers) copies the locks they held at that moment, held for ever in the child; so the
+child's ``sys.stdout`` and ``sys.stderr`` (whose locks a thread printing a log line
+would hold) are new objects on the null device, and it takes no other lock of this
+process's threads. What it must not touch (a file this process appends to, say) the
+caller keeps from it with ``start``, run in each child before its first item.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import contextlib
 import os
 import pickle
 import signal
+import sys
 import traceback
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
@@ -90,6 +95,7 @@ def _child(function: Callable[[T], R], items: Sequence[T], chunks: list[range], 
            start: Callable[[], Any] | None) -> None:
     code = 0
     try:
+        sys.stdout = sys.stderr = open(os.devnull, "w")  # noqa: SIM115 (until os._exit)
         with os.fdopen(write, "wb") as out:
             try:
                 if start is not None:
