@@ -396,7 +396,8 @@ class OutputWriter:
         stats = WriteStats(
             written=len(self.staged), unchanged=len(self.produced) - len(self.staged)
         )
-        removed = self._remove_stale()
+        dots = dot_names(self.produced)
+        removed = self._remove_stale(self._dots_before | dots)
         stats.removed = len(removed)
         stats.changed = sorted({*self.staged, *removed})  # lets `serve` reload only what changed
         for relpath in self.staged:
@@ -407,7 +408,7 @@ class OutputWriter:
                     shutil.rmtree(target)
             os.replace(self.staging / self.staged[relpath], target)
         self._clear_staging()
-        self._write_marker(dot_names(self.produced))
+        self._write_marker(dots)
         self.staged.clear()
         self._real_dirs.clear()  # folders were made and links replaced
         self._placed_dirs.clear()
@@ -432,16 +433,16 @@ class OutputWriter:
                 os.mkdir(path)
             self._placed_dirs.add(folder)
 
-    def _remove_stale(self) -> list[str]:
+    def _remove_stale(self, dots: set[str]) -> list[str]:
         """Delete files and links the new site does not produce, then empty folders.
 
         Top-level entries whose names start with a dot are left alone unless the site
         wrote them, this time or the last (``.well-known`` from its static files), so an
-        output folder can be a checkout of a publishing branch (``.git``).
+        output folder can be a checkout of a publishing branch (``.git``): ``dots`` are
+        the site's.
         """
         removed: list[str] = []
         emptied: set[str] = set()
-        dots = self._dots_before | dot_names(self.produced)
         for inside, items in walk_output(self.root, dots):
             has_files = False
             for item in items:
