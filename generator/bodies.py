@@ -11,8 +11,9 @@ The check cards a build renders once and shows on many listings wait there too (
 ``pipeline.base_context``): packed, they are the most that rendering holds (30 MB at
 100,000 checks).
 
-A long-running caller that keeps entries between builds (``factsite serve``) keeps their
-bodies in memory instead: its entries are shared with the next build.
+A caller that keeps entries between builds in a ``MemoryCache`` of its own (passed to
+``build()``) keeps their bodies in memory instead: its entries are shared with the next
+build. (``factsite serve`` builds with a disk cache, like ``factsite build``.)
 """
 
 from __future__ import annotations

@@ -159,7 +159,7 @@ def _kept_related_checks(
     """:func:`_related_checks`, or the last build's when no entry's companies, tags or
     place among the published changed (an edit of a body, a title, a claim): on 10,000
     entries they take 0.3 s to find, a tenth of such an edit's rebuild, and 20 ms to
-    check and take back. One slot holds them, so a cache kept by the dev server does not
+    check and take back. One slot holds them, so a cache kept between builds does not
     grow by one per edit."""
     if cache is None:
         return _related_checks(entries, by_company, tags)

@@ -191,8 +191,10 @@ class _Loader:
         (companies or settings were edited). A cache that forgets what a build did not
         use (the disk cache) has dropped them by then, after any build that took the
         entries whole; writing them would only slow the cold build down (about 2 s of
-        pickling and compressing on 10,000 entries). The dev server's memory cache keeps
-        them: there, editing a company file does not parse and render every entry again.
+        pickling and compressing on 10,000 entries). A ``MemoryCache`` passed to the build
+        keeps them: there, editing a company file does not parse and render every entry
+        again. (``factsite serve`` no longer keeps one: adding or renaming a company
+        renders every body again there too.)
         """
         return self.cache.forgets_unused
 
