@@ -12,6 +12,7 @@ import json
 import re
 import stat
 import sys
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -220,6 +221,17 @@ def test_a_second_pagefind_that_cannot_start_leaves_the_build_to_the_first(
     built(run, site, "--no-cache", "--jobs", "2")
     assert len(started) == 2
     assert site.snapshot() == reference.snapshot()
+
+
+def test_shards_of_the_automatic_size_are_small_enough_to_index_two_at_a_time() -> None:
+    """A hash of the link spreads pages over shards unevenly: the largest of a site
+    whose shards hold 500 pages on average must not keep the second Pagefind idle."""
+    for checks in (1_000, 10_000, 50_000):
+        count = shard_count(checks, None)
+        sizes = Counter(shard_of(f"/checks/check-{n}/", count) for n in range(checks))
+        assert max(sizes.values()) <= search.PARALLEL_SHARD_PAGES
+    count = shard_count(100_000, None)  # shards of 1,000: one Pagefind, for the memory
+    assert -(-100_000 // count) > search.PARALLEL_SHARD_PAGES
 
 
 def test_the_automatic_shard_size_keeps_shards_small_and_their_number_bounded() -> None:
