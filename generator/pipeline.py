@@ -329,19 +329,29 @@ def _index_order(specs: list[PageSpec], index: ShardedIndex, keys: dict[str, str
                  recorded: dict[str, PageRecord]) -> list[PageSpec]:
     """The order pages render in when they are indexed.
 
-    Check pages come first, grouped by shard: each shard is indexed as soon as its last
-    page is out (while the listings render), and only one shard's pages wait in memory.
-    Shards holding pages whose key changed come first, so Pagefind starts on them at
-    once while the rest is kept or rendered.
+    Check pages are grouped by shard: each shard is indexed as soon as its last page is
+    out, and only one shard's pages wait in memory. Shards holding pages whose key
+    changed come first, so Pagefind starts on them at once while the rest is kept or
+    rendered. The other pages (listings, companies, tags) are spread between the
+    shards, so that Pagefind indexes each shard while some of them render: when they
+    all came last, a first build ended rendering them alone, with Pagefind done and one
+    core idle (2.5 s of 33 at 10,000 checks).
     """
     changed = {shard for file, shard in index.shard_by_file.items()
                if _same_key(file, keys.get(file), recorded) is None}
-
-    def order(spec: PageSpec) -> tuple[bool, int]:
+    shards = sorted(set(index.shard_by_file.values()),
+                    key=lambda shard: (shard not in changed, shard))
+    groups: dict[int, list[PageSpec]] = {shard: [] for shard in shards}
+    others: list[PageSpec] = []
+    for spec in specs:
         shard = index.shard_by_file.get(spec.file)
-        return (True, index.count) if shard is None else (shard not in changed, shard)
-
-    return sorted(specs, key=order)
+        (others if shard is None else groups[shard]).append(spec)
+    ordered: list[PageSpec] = []
+    for position, shard in enumerate(shards):
+        ordered += groups[shard]
+        ordered += others[position * len(others) // len(shards):
+                          (position + 1) * len(others) // len(shards)]
+    return ordered if shards else others
 
 
 def _copy_files(sink: OutputWriter | NullSink, theme: Theme, static_files: list[StaticFile],
