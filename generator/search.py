@@ -39,7 +39,7 @@ import subprocess
 import tempfile
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -423,6 +423,8 @@ _BUNDLE = "pagefind-bundle:"  # starts the key of a shard's published files
 
 
 _IGNORED_ALL = re.compile(rb"<([a-zA-Z][a-zA-Z0-9]*)\b[^>]*\sdata-pagefind-ignore=\"all\"[^>]*>")
+_IGNORE_ALL = b'data-pagefind-ignore="all"'
+_TAG_START = re.compile(rb"<[a-zA-Z]")
 # Scripts and links in the page's <head>, which Pagefind never indexes (checked: a
 # bundle is byte-identical with their text and URLs changed): a renamed stylesheet or
 # script changes every page but no shard. Only the head, where no text is indexed, and
@@ -453,7 +455,7 @@ def page_digest(data: bytes) -> str:
     """
     kept = []
     pos = 0
-    for start in _IGNORED_ALL.finditer(data):
+    for start in _ignored_all(data):
         if start.start() < pos:
             continue  # inside one already left out
         end = _element_end(data, start.group(1), start.end())
@@ -470,6 +472,25 @@ def page_digest(data: bytes) -> str:
     if head is not None:
         page = _UNREAD.sub(_unread, page[:head.start()]) + page[head.start():]
     return file_digest(page)
+
+
+def _ignored_all(data: bytes) -> Iterator[re.Match[bytes]]:
+    """The start tags carrying ``data-pagefind-ignore="all"``, as
+    ``_IGNORED_ALL.finditer(data)`` finds them, but looked for from the attribute back
+    to its tag: the regular expression alone tries every tag of the page (70 µs of the
+    100 a check page took, a second of a first build at 10,000 checks). A match starts
+    at a tag with no ">" before the attribute, so after the last ">" before it."""
+    pos = 0
+    while (found := data.find(_IGNORE_ALL, pos)) != -1:
+        begin = max(pos, data.rfind(b">", 0, found) + 1)
+        for tag in _TAG_START.finditer(data, begin, found + 1):  # "<data-pagefind-…" too
+            match = _IGNORED_ALL.match(data, tag.start())
+            if match is not None:
+                yield match
+                pos = match.end()
+                break
+        else:
+            pos = found + 1
 
 
 def _element_end(data: bytes, name: bytes, pos: int) -> int | None:

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 from conftest import REPO, SITE_YAML, Site
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from generator import listings, search
 from generator.search import (
@@ -527,6 +529,24 @@ def test_a_quoted_angle_bracket_ends_no_link_tag_early() -> None:
     page = PAGE.replace(b"</head>", b'<link href="/a.png" title="x>y" '
                                     b'data-pagefind-meta="image[href]"></head>')
     assert page_digest(page) != page_digest(page.replace(b"/a.png", b"/b.png"))
+
+
+# Pieces of markup that make finding "ignore all" start tags hard: the attribute as a
+# tag's name, without the space before it, twice in a tag, quoted "<" and ">".
+_MARKUP = [b"<", b">", b"<div", b"<p ", b" ", b"\n", b"\t", b"x", b'"', b"<a1", b"</div>",
+           b'title="a<b"', b"<1", b"<_", b"<D", b'data-pagefind-ignore="all"',
+           b' data-pagefind-ignore="all"', b'<data-pagefind-ignore="all"',
+           b"data-pagefind-ignore=", b'"all"']
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.lists(st.sampled_from(_MARKUP), max_size=16))
+def test_ignored_elements_are_found_as_the_regular_expression_finds_them(pieces) -> None:
+    """The fast search for data-pagefind-ignore="all" tags (from the attribute back to
+    its tag) finds exactly what trying the expression at every position finds."""
+    data = b"".join(pieces)
+    expected = [(m.start(), m.end(), m.group(1)) for m in search._IGNORED_ALL.finditer(data)]
+    assert [(m.start(), m.end(), m.group(1)) for m in search._ignored_all(data)] == expected
 
 
 def test_an_ignored_element_without_its_end_stays_in_the_shard_digest() -> None:
