@@ -117,6 +117,7 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not allowed in JSON")
 
 
+_LD_JSON = re.compile(r"ld\+json", re.IGNORECASE)  # matches all that .lower() would
 _CHUNKS = re.compile(r"<!--.*?-->|<script\b.*?(?:</script\s*>|\Z)", re.DOTALL | re.IGNORECASE)
 
 
@@ -127,7 +128,7 @@ def _script_chunks(html: str) -> str:
     count) while skipping the rest of the page: a check page is mostly body text, and the
     build validates every one of them.
     """
-    if "ld+json" not in html.lower():
+    if _LD_JSON.search(html) is None:  # (html.lower() took 30 µs of a check page's 110)
         return ""
     return "".join(match.group(0) for match in _CHUNKS.finditer(html))
 
