@@ -7,9 +7,9 @@ So once the entries are loaded (and cached), a build that owns them moves their 
 into an unnamed temporary file; each entry keeps only where its body is, and reading it
 back (``Entry.body_html``) costs one ``pread``.
 
-The check cards a build renders once and shows on many listings wait there too (see
-``pipeline.base_context``): packed, they are the most that rendering holds (30 MB at
-100,000 checks).
+The check cards a build renders once and shows on many listings wait there too, in
+UTF-8 (about 1.6 kB each, see ``pipeline.base_context``): held in memory, they would be
+the most that rendering holds.
 
 A caller that keeps entries between builds in a ``MemoryCache`` of its own (passed to
 ``build()``) keeps their bodies in memory instead: its entries are shared with the next
@@ -32,7 +32,7 @@ _WRITE_BATCH = 1 << 20
 
 
 class BodyFile:
-    """An unnamed temporary file of packed HTML; :meth:`close` deletes it."""
+    """An unnamed temporary file of packed HTML (and cards); :meth:`close` deletes it."""
 
     def __init__(self) -> None:
         # Unbuffered: writes are batched here, and reads (pread) would bypass a buffer.

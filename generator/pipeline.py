@@ -44,7 +44,7 @@ from .jsonld import claimreview_feed, feed_item
 from .linkcheck import LinkChecker
 from .listings import search_listings
 from .loader import load_site
-from .model import Entry, StaticFile, pack_html, unpack_html
+from .model import Entry, StaticFile
 from .pagekeys import GRAPH_READS_COVERED, GRAPH_READS_OF_COMPANIES, PageKeys, PageRecord
 from .parallel import ForkedMap
 from .plan import DataFile, PageSpec, plan_site
@@ -470,10 +470,11 @@ def base_context(
         ],
     }
     # A check's card looks the same on every listing that shows it (home, company, verdict,
-    # tag pages, related checks): render it once per build, not once per listing. Kept
-    # packed like the bodies, and with them when they are in a file: they are the most
-    # that rendering holds (about 1.6 kB a check, 400 bytes packed), and reading and
-    # unpacking one (3 µs) is far cheaper than rendering it.
+    # tag pages, related checks): render it once per build, not once per listing. Kept in
+    # UTF-8 with the bodies when they are in a file: they are the most that rendering
+    # holds (about 1.6 kB a check). Not compressed like the bodies: a card is read back
+    # four to eight times, and compressing and unpacking them took a second of a first
+    # build at 10,000 checks, more than reading them.
     ui: list[Any] = []
 
     def card(entry: Entry, heading: str = "h2") -> Any:
@@ -483,10 +484,11 @@ def base_context(
             if not ui:
                 ui.append(theme.macros("macros.html", context))
             html = ui[0].check_card(entry, heading)
-            packed = pack_html(str(html))
-            cards[key] = bodies.add(packed) if bodies is not None else packed
+            data = str(html).encode("utf-8", "surrogatepass")
+            cards[key] = bodies.add(data) if bodies is not None else data
             return html
-        return Markup(unpack_html(kept if isinstance(kept, bytes) else kept.packed()))
+        data = kept if isinstance(kept, bytes) else kept.packed()
+        return Markup(data.decode("utf-8", "surrogatepass"))
 
     context["card"] = card
     return context
