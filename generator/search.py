@@ -645,6 +645,25 @@ class ShardedIndex:
         return getattr(self.sink, name)
 
     def _index(self, shard: int, pages: list[tuple[str, str, str | None]]) -> None:
+        """Index one shard (see :meth:`_index_shard`); after the last, retire the
+        Pagefinds."""
+        self._index_shard(shard, pages)
+        if len(self._done) == len(self.folders):
+            self._retire()
+
+    def _retire(self) -> None:
+        """Every shard has gone to Pagefind: each service stops as soon as its last
+        bundle is out, not at the end of the build. A Pagefind keeps the memory of the
+        bundles it made until it stops (200 MB for shards of 1,000 pages), and the
+        build is at its largest later (the feeds and sitemaps, the commit)."""
+        busy = [running.service for running in self._running]
+        for running in self._running:
+            running.retire()
+        for service in self.services:
+            if service not in busy:
+                service.close()
+
+    def _index_shard(self, shard: int, pages: list[tuple[str, str, str | None]]) -> None:
         """Index one shard's pages, or publish its bundle from the cache when they are
         the pages it was made from: the same links to the same bytes. A page arrives
         without its HTML (``None``) when the sink can give it back (a page kept from the
@@ -729,9 +748,20 @@ class _Bundling:
         self.service, self.shard, self.slot, self.key = service, shard, slot, key
         self._files: list[tuple[str, bytes]] = []
         self._error: BaseException | None = None
+        self._lock = threading.Lock()
+        self._retiring = False  # the service is to stop once the bundle is out
+        self._out = False  # the bundle is out and the index dropped
         self._thread = threading.Thread(target=self._run, args=(service,),
                                         name="pagefind-bundle", daemon=True)
         self._thread.start()
+
+    def retire(self) -> None:
+        """Stop the service once the bundle is out (now, if it is)."""
+        with self._lock:
+            self._retiring = True
+            out = self._out
+        if out:
+            self.service.close()
 
     def _run(self, service: SearchIndex) -> None:
         try:
@@ -739,6 +769,12 @@ class _Bundling:
             service.reset()
         except BaseException as exc:  # raised again by files(), in the build
             self._error = exc
+            return
+        with self._lock:  # whichever of this and retire() comes second stops it
+            self._out = True
+            retiring = self._retiring
+        if retiring:
+            service.close()
 
     def files(self) -> list[tuple[str, bytes]]:
         """The bundle, once it is built; what stopped Pagefind is raised here."""

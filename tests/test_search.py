@@ -205,6 +205,23 @@ def test_two_pagefinds_index_two_shards_at_once_into_the_same_index(
     assert outputs["two"] == outputs["one"] == outputs["large"]
 
 
+@pytest.mark.parametrize("retired", ["while it bundles", "after"])
+def test_a_pagefind_with_no_shard_left_stops_once_its_bundle_is_out(retired) -> None:
+    """Once every shard has gone to Pagefind, each service stops as soon as its last
+    bundle is out: a Pagefind keeps the memory of the bundles it made until it stops."""
+    with SearchIndex() as service:
+        service.add("/checks/x/", "<html lang='en'><body data-pagefind-body>x</body></html>")
+        bundling = search._Bundling(service, 0, "slot", "key")
+        if retired == "while it bundles":
+            bundling.retire()
+        files = bundling.files()
+        if retired == "after":
+            assert service._process.poll() is None  # not retired: kept for the next shard
+            bundling.retire()
+        assert any(name == "pagefind-entry.json" for name, _ in files)
+        assert service._process.wait(timeout=5) == 0
+
+
 def test_a_second_pagefind_that_cannot_start_leaves_the_build_to_the_first(
         run, site: Site, monkeypatch) -> None:
     sharded(site, size=2, checks=5)
