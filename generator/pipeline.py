@@ -186,15 +186,18 @@ def build_site(
             phases.done(f"render pages ({records.rendered} rendered, "
                         f"{len(specs) - records.rendered} unchanged)")
             phases.templates = records.templates
-            # Made while Pagefind may still be finishing the last shard, on the other core.
+            # The feeds and sitemaps make this process its largest. Small shards (two
+            # Pagefinds) are finished meanwhile, on the other core, each Pagefind
+            # stopping once its last bundle is out (see ShardedIndex); the last of large
+            # ones (one Pagefind: past 70,000 checks, or one job) is waited for first, so its
+            # 250 MB are gone by then.
+            if index is not None and len(index.services) < 2:
+                _finish_index(index, phases)
             for data in _data_files(graph, urls, specs):
                 _write_data_file(data, sink, feed_key, recorded, records)
             phases.done("feeds, sitemaps, filter listings")
-            if index is not None:
-                index.finish()
-                _close_all(index.services)  # their memory goes before the largest file is made
-                phases.done(f"search index: the last shard ({index.indexed} of "
-                            f"{len(index.folders)} shards indexed, the rest unchanged)")
+            if index is not None and len(index.services) >= 2:
+                _finish_index(index, phases)
             sink.write_parts(output_file(urls.claimreview_feed()), claimreview_feed(
                 graph, urls, _claimreview_items(specs, cache, feed_key)))
             phases.done("ClaimReview data feed")
@@ -265,6 +268,14 @@ def _kept_identity(sink: OutputWriter, recorded: dict[str, PageRecord],
     return known
 
 
+def _finish_index(index: ShardedIndex, phases: Phases) -> None:
+    """Wait for the last shards, write their bundles and stop the Pagefinds."""
+    index.finish()
+    _close_all(index.services)
+    phases.done(f"search index: the last shard ({index.indexed} of "
+                f"{len(index.folders)} shards indexed, the rest unchanged)")
+
+
 def _close_all(services: list[SearchIndex]) -> None:
     for service in services:
         service.close()
@@ -332,10 +343,13 @@ def _index_order(specs: list[PageSpec], index: ShardedIndex, keys: dict[str, str
     Check pages are grouped by shard: each shard is indexed as soon as its last page is
     out, and only one shard's pages wait in memory. Shards holding pages whose key
     changed come first, so Pagefind starts on them at once while the rest is kept or
-    rendered. The other pages (listings, companies, tags) are spread between the
-    shards, so that Pagefind indexes each shard while some of them render: when they
-    all came last, a first build ended rendering them alone, with Pagefind done and one
-    core idle (2.5 s of 33 at 10,000 checks).
+    rendered. The other pages (listings, company and tag pages) are spread between the
+    shards, so that Pagefind indexes each shard while some of them render: when they all
+    came last, a first build ended rendering them alone, with Pagefind done and one core
+    idle (2.5 s of 33 at 10,000 checks). After the last shard come as many of them as
+    keep this process busy while Pagefind indexes it: three times its pages (Pagefind
+    takes about 2.5 ms a page, a listing about 1 ms), so that Pagefind has stopped, and
+    its memory is gone, when the feeds and sitemaps make this process its largest.
     """
     changed = {shard for file, shard in index.shard_by_file.items()
                if _same_key(file, keys.get(file), recorded) is None}
@@ -346,12 +360,15 @@ def _index_order(specs: list[PageSpec], index: ShardedIndex, keys: dict[str, str
     for spec in specs:
         shard = index.shard_by_file.get(spec.file)
         (others if shard is None else groups[shard]).append(spec)
+    if len(shards) < 2:
+        return [spec for shard in shards for spec in groups[shard]] + others
+    last = len(others) - min(len(others), 3 * len(groups[shards[-1]]))
+    spread, gaps = others[:last], len(shards) - 1
     ordered: list[PageSpec] = []
-    for position, shard in enumerate(shards):
+    for position, shard in enumerate(shards[:-1]):
         ordered += groups[shard]
-        ordered += others[position * len(others) // len(shards):
-                          (position + 1) * len(others) // len(shards)]
-    return ordered if shards else others
+        ordered += spread[position * len(spread) // gaps:(position + 1) * len(spread) // gaps]
+    return ordered + groups[shards[-1]] + others[last:]
 
 
 def _copy_files(sink: OutputWriter | NullSink, theme: Theme, static_files: list[StaticFile],
