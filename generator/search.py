@@ -423,7 +423,7 @@ _BUNDLE = "pagefind-bundle:"  # starts the key of a shard's published files
 
 
 _IGNORED_ALL = re.compile(rb"<([a-zA-Z][a-zA-Z0-9]*)\b[^>]*\sdata-pagefind-ignore=\"all\"[^>]*>")
-_IGNORE_ALL = b'data-pagefind-ignore="all"'
+_IGNORE_ALL_ATTRIBUTE = b'data-pagefind-ignore="all"'
 _TAG_START = re.compile(rb"<[a-zA-Z]")
 # Scripts and links in the page's <head>, which Pagefind never indexes (checked: a
 # bundle is byte-identical with their text and URLs changed): a renamed stylesheet or
@@ -481,7 +481,7 @@ def _ignored_all(data: bytes) -> Iterator[re.Match[bytes]]:
     100 a check page took, a second of a first build at 10,000 checks). A match starts
     at a tag with no ">" before the attribute, so after the last ">" before it."""
     pos = 0
-    while (found := data.find(_IGNORE_ALL, pos)) != -1:
+    while (found := data.find(_IGNORE_ALL_ATTRIBUTE, pos)) != -1:
         begin = max(pos, data.rfind(b">", 0, found) + 1)
         for tag in _TAG_START.finditer(data, begin, found + 1):  # "<data-pagefind-…" too
             match = _IGNORED_ALL.match(data, tag.start())
@@ -575,9 +575,11 @@ class ShardedIndex:
     published now belongs to, for the next build's records.
 
     ``services`` are the Pagefinds to use, each for one index after another; the caller
-    starts them (early, while the build's process is small) and closes them. With two,
-    two shards are indexed at once where shards are small enough (see
-    :data:`PARALLEL_SHARD_PAGES`).
+    starts them (early, while the build's process is small). With two, two shards are
+    indexed at once where shards are small enough (see :data:`PARALLEL_SHARD_PAGES`).
+    Each stops as soon as no shard is left for it: one not needed at once, the others
+    once their last bundle is out (see :meth:`_retire`). The caller closes them all in
+    the end too (closing is idempotent), for a build that stops before its last shard.
     """
 
     def __init__(self, sink: Sink, pages: dict[str, str], shard_size: int | None,
@@ -597,6 +599,8 @@ class ShardedIndex:
         self._expected = Counter(self.shard_by_file.values())
         largest = max(self._expected.values(), default=0)
         self.services = list(services)[:1 if largest > PARALLEL_SHARD_PAGES else None]
+        for unused in services[len(self.services):]:
+            unused.close()  # shards too large to index two at a time
         self._waiting: dict[int, list[tuple[str, str, str | None]]] = {}  # relpath, digest, html
         self._done: set[int] = set()
         self.indexed = 0  # shards Pagefind built in this run (the others were unchanged)

@@ -29,6 +29,7 @@ from generator.search import (
     shard_count,
     shard_of,
 )
+from generator.writer import NullSink
 
 HASHED_ASSET = re.compile(r"^/assets/[\w/.-]+\.[0-9a-f]{10}\.(css|js)$")
 
@@ -220,6 +221,15 @@ def test_a_pagefind_with_no_shard_left_stops_once_its_bundle_is_out(retired) -> 
             bundling.retire()
         assert any(name == "pagefind-entry.json" for name, _ in files)
         assert service._process.wait(timeout=5) == 0
+
+
+def test_a_pagefind_the_shards_are_too_large_for_stops_at_once(monkeypatch) -> None:
+    monkeypatch.setattr(search, "PARALLEL_SHARD_PAGES", 1)
+    with SearchIndex() as first, SearchIndex() as second:
+        index = search.ShardedIndex(NullSink(), {"a/index.html": "/a/", "b/index.html": "/b/"},
+                                    2, lambda name: name, [first, second])
+        assert index.services == [first]
+        assert second._process.wait(timeout=5) == 0 and first._process.poll() is None
 
 
 def test_a_second_pagefind_that_cannot_start_leaves_the_build_to_the_first(
