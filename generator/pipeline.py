@@ -189,14 +189,15 @@ def build_site(
             # The feeds and sitemaps make this process its largest. Small shards (two
             # Pagefinds) are finished meanwhile, on the other core, each Pagefind
             # stopping once its last bundle is out (see ShardedIndex); the last of large
-            # ones (one Pagefind: past 70,000 checks, or one job) is waited for first, so its
-            # 250 MB are gone by then.
-            if index is not None and len(index.services) < 2:
+            # ones (one Pagefind: past 70,000 checks, or one job) is waited for first,
+            # so that its 250 MB are gone by then.
+            index_first = index is not None and len(index.services) < 2
+            if index_first:
                 _finish_index(index, phases)
             for data in _data_files(graph, urls, specs):
                 _write_data_file(data, sink, feed_key, recorded, records)
             phases.done("feeds, sitemaps, filter listings")
-            if index is not None and len(index.services) >= 2:
+            if index is not None and not index_first:
                 _finish_index(index, phases)
             sink.write_parts(output_file(urls.claimreview_feed()), claimreview_feed(
                 graph, urls, _claimreview_items(specs, cache, feed_key)))
@@ -247,7 +248,8 @@ def build_site(
                            phases, content.config.base_url)
     finally:
         if not isinstance(search, SearchFailed):
-            _close_all(search)
+            for service in search:  # stopped already, unless the build stopped early
+                service.close()
         if bodies is not None:
             bodies.close()
         gc.unfreeze()  # a long-running caller (serve) can free this build's objects
@@ -269,16 +271,10 @@ def _kept_identity(sink: OutputWriter, recorded: dict[str, PageRecord],
 
 
 def _finish_index(index: ShardedIndex, phases: Phases) -> None:
-    """Wait for the last shards, write their bundles and stop the Pagefinds."""
+    """Wait for the last shards and write their bundles (their Pagefinds stop then)."""
     index.finish()
-    _close_all(index.services)
     phases.done(f"search index: the last shard ({index.indexed} of "
                 f"{len(index.folders)} shards indexed, the rest unchanged)")
-
-
-def _close_all(services: list[SearchIndex]) -> None:
-    for service in services:
-        service.close()
 
 
 # Rendering frees tens of kilobytes a page (its text, its bytes, the template's work),
@@ -336,6 +332,11 @@ def _same_key(file: str, key: str | None,
     return record if record is not None and record.key == key else None
 
 
+# Pages other than checks that render after the last search shard, per page of it: it
+# takes Pagefind about 2.5 ms a page, a listing about 1 ms to render.
+LISTINGS_AFTER_LAST_SHARD = 3
+
+
 def _index_order(specs: list[PageSpec], index: ShardedIndex, keys: dict[str, str | None],
                  recorded: dict[str, PageRecord]) -> list[PageSpec]:
     """The order pages render in when they are indexed.
@@ -347,9 +348,9 @@ def _index_order(specs: list[PageSpec], index: ShardedIndex, keys: dict[str, str
     shards, so that Pagefind indexes each shard while some of them render: when they all
     came last, a first build ended rendering them alone, with Pagefind done and one core
     idle (2.5 s of 33 at 10,000 checks). After the last shard come as many of them as
-    keep this process busy while Pagefind indexes it: three times its pages (Pagefind
-    takes about 2.5 ms a page, a listing about 1 ms), so that Pagefind has stopped, and
-    its memory is gone, when the feeds and sitemaps make this process its largest.
+    keep this process busy while Pagefind indexes it (``LISTINGS_AFTER_LAST_SHARD`` a
+    page of it), so that Pagefind has stopped, and its memory is gone, when the feeds
+    and sitemaps make this process its largest.
     """
     changed = {shard for file, shard in index.shard_by_file.items()
                if _same_key(file, keys.get(file), recorded) is None}
@@ -362,7 +363,7 @@ def _index_order(specs: list[PageSpec], index: ShardedIndex, keys: dict[str, str
         (others if shard is None else groups[shard]).append(spec)
     if len(shards) < 2:
         return [spec for shard in shards for spec in groups[shard]] + others
-    last = len(others) - min(len(others), 3 * len(groups[shards[-1]]))
+    last = len(others) - min(len(others), LISTINGS_AFTER_LAST_SHARD * len(groups[shards[-1]]))
     spread, gaps = others[:last], len(shards) - 1
     ordered: list[PageSpec] = []
     for position, shard in enumerate(shards[:-1]):
@@ -504,7 +505,7 @@ def base_context(
             data = str(html).encode("utf-8", "surrogatepass")
             cards[key] = bodies.add(data) if bodies is not None else data
             return html
-        data = kept if isinstance(kept, bytes) else kept.packed()
+        data = kept if isinstance(kept, bytes) else kept.read()
         return Markup(data.decode("utf-8", "surrogatepass"))
 
     context["card"] = card
