@@ -32,7 +32,7 @@ _WRITE_BATCH = 1 << 20
 
 
 class BodyFile:
-    """An unnamed temporary file of packed HTML (and cards); :meth:`close` deletes it."""
+    """An unnamed temporary file of packed bodies and cards; :meth:`close` deletes it."""
 
     def __init__(self) -> None:
         # Unbuffered: writes are batched here, and reads (pread) would bypass a buffer.
@@ -41,11 +41,11 @@ class BodyFile:
         self._pending: list[bytes] = []
         self._pending_size = 0
 
-    def add(self, packed: bytes) -> StoredBody:
-        """Keep ``packed`` in the file; what is returned reads it back."""
-        stored = StoredBody(self, self._size + self._pending_size, len(packed))
-        self._pending.append(packed)
-        self._pending_size += len(packed)
+    def add(self, data: bytes) -> StoredBody:
+        """Keep ``data`` in the file; what is returned reads it back."""
+        stored = StoredBody(self, self._size + self._pending_size, len(data))
+        self._pending.append(data)
+        self._pending_size += len(data)
         if self._pending_size >= _WRITE_BATCH:
             self._write()
         return stored
@@ -76,16 +76,17 @@ class BodyFile:
 
 @dataclass(frozen=True, slots=True)
 class StoredBody:
-    """Where one packed body (or card) is in a :class:`BodyFile`."""
+    """Where one packed body (or a card, in UTF-8) is in a :class:`BodyFile`."""
 
     file: BodyFile
     offset: int
     length: int
 
-    def packed(self) -> bytes:
+    def read(self) -> bytes:
+        """The bytes kept: a packed body, or a card."""
         return self.file.read(self.offset, self.length)
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Pickled (an entry sent to another process, say), it is the bytes themselves:
         # the file is this process's alone.
-        return bytes, (self.packed(),)
+        return bytes, (self.read(),)

@@ -211,7 +211,7 @@ class Entry:
 
     def packed_body(self) -> bytes:
         """The body as :func:`pack_html` packed it, wherever it is kept."""
-        return self.body if isinstance(self.body, bytes) else self.body.packed()
+        return self.body if isinstance(self.body, bytes) else self.body.read()
 
     @property
     def modified(self) -> When:

@@ -299,8 +299,8 @@ def test_a_build_keeps_the_bodies_in_a_temporary_file(site, tmp_path, monkeypatc
     monkeypatch.setattr("generator.bodies._WRITE_BATCH", 100)
     bodies = BodyFile()
     stored = [bodies.add(bytes([n]) * (n + 1)) for n in range(20)]
-    assert stored[19].packed() == bytes([19]) * 20  # waiting for its batch
-    assert [s.packed() for s in stored] == [bytes([n]) * (n + 1) for n in range(20)]
+    assert stored[19].read() == bytes([19]) * 20  # waiting for its batch
+    assert [s.read() for s in stored] == [bytes([n]) * (n + 1) for n in range(20)]
     bodies.close()
 
     moved: list[int] = []
@@ -312,9 +312,9 @@ def test_a_build_keeps_the_bodies_in_a_temporary_file(site, tmp_path, monkeypatc
             moved.append(len(entries))
             super().move(entries)
 
-        def add(self, packed):
-            added.append(packed)
-            return super().add(packed)
+        def add(self, data):
+            added.append(data)
+            return super().add(data)
 
     monkeypatch.setattr("generator.pipeline.BodyFile", CountingBodyFile)
     now = dt.datetime.fromisoformat(NOW)
