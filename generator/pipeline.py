@@ -36,7 +36,7 @@ from .cache import (
     content_key,
     read_mapping,
 )
-from .claimreview import Finding, validate_page
+from .claimreview import Finding, script_chunks, validate_page
 from .diagnostics import BuildFailed, Report, locate
 from .feeds import site_feeds
 from .graph import SiteGraph, build_graph
@@ -743,12 +743,15 @@ def _validate_claim_review(html: str, page_url: str,
                            cache: MemoryCache | DiskCache | None) -> list[Finding]:
     """Check the ClaimReview the check page really carries, template overrides and all.
 
-    The findings depend only on the page's bytes and address, so they are cached by them.
+    The findings depend only on the page's comments and scripts and its address, so they
+    are cached by those: a page rendered again for its related checks or a new stylesheet
+    name is not validated again (nor its 13 kB hashed).
     """
-    key = content_key("claimreview", html.encode(), page_url.encode())
+    scripts = script_chunks(html)
+    key = content_key("claimreview", scripts.encode(), page_url.encode())
     findings = cache.get(key) if cache is not None else None
     if findings is None:
-        findings = validate_page(html, page_url)
+        findings = validate_page(scripts, page_url)
         if cache is not None:
             cache.put(key, findings)
     return findings

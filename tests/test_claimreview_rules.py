@@ -12,7 +12,13 @@ from typing import Any
 
 import pytest
 
-from generator.claimreview import Finding, extract_jsonld, validate_claim_review, validate_page
+from generator.claimreview import (
+    Finding,
+    extract_jsonld,
+    script_chunks,
+    validate_claim_review,
+    validate_page,
+)
 from generator.diagnostics import Severity
 
 PAGE_URL = "https://factdesk.example.org/checks/byd-xiaomi-car/"
@@ -344,6 +350,33 @@ def test_only_ld_json_scripts_are_read():
     values, findings = extract_jsonld(html)
     assert (values, findings) == ([VALID], [])
     assert validate_page(html, PAGE_URL) == []
+
+
+@pytest.mark.parametrize(
+    "html",
+    [
+        page(block(BREADCRUMBS), block(VALID)),
+        page(block(changed(("url", DELETE), ("claimReviewed", "False " * 20)))),
+        page(block(VALID), block(VALID)),
+        page(block(BREADCRUMBS), '<script type="application/ld+json">{"a": 1,}</script>'),
+        page("<script>var x = '<script type=\"application/ld+json\">{}</' + 'script>';"
+             "</script>",
+             '<!-- <script type="application/ld+json">{"@type": "ClaimReview"}</script> -->',
+             '<SCRIPT TYPE="Application/LD+JSON">' + json.dumps(VALID) + "</SCRIPT >"),
+        page("<!-- a comment -->", "<script>1 < 2</script>", block(VALID), "<!-- -->"),
+        f"<html><head>{block(VALID)[: -len('</script>')]}",
+        page(),
+        "<p>no scripts, no ld+json</p>",
+        "<p>ld+json in the text only</p>",
+    ],
+)
+def test_the_scripts_alone_give_the_findings_of_the_page(html):
+    """The build validates (and caches the findings of) :func:`script_chunks` of each
+    page, not the page: the two must give the same findings, whatever the markup."""
+    scripts = script_chunks(html)
+    assert validate_page(scripts, PAGE_URL) == validate_page(html, PAGE_URL)
+    assert script_chunks(scripts) == scripts
+    assert len(scripts) < len(html) or not html
 
 
 def test_findings_come_in_a_fixed_order():

@@ -14,6 +14,7 @@ from conftest import REPO, Site, snapshot
 
 from generator import feeds, listings
 from generator.cache import DiskCache
+from generator.claimreview import validate_page
 
 
 def corpus(site: Site, count: int = 24) -> None:
@@ -253,6 +254,35 @@ def test_a_stylesheet_edit_renders_every_page_but_indexes_no_search_shard(
     page = site.html("checks/check-3/index.html")
     assert "style." in page.find("link", rel="stylesheet")["href"]
     assert snapshot(site.out) == from_nothing(run, site, tmp_path, "fresh")
+
+
+def test_check_pages_rendered_again_with_the_same_json_ld_are_not_validated_again(
+        site, run, monkeypatch):
+    """A stylesheet edit renders every check page again, but their JSON-LD is what the
+    last build validated: the findings come from the cache, and are reported as before."""
+    from generator import pipeline
+
+    corpus(site)
+    site.entry("2020-02-02-thin", title="Thin", extra="claim_urls: []")  # a warning
+    first = run("build", str(site.root))
+    assert first.code == 0 and "claim_urls" in first.err, first.err
+    validated: list[str] = []
+
+    def counting(html: str, page_url: str) -> list:
+        validated.append(page_url)
+        return validate_page(html, page_url)
+
+    monkeypatch.setattr(pipeline, "validate_page", counting)
+    theme_css = (REPO / "templates" / "assets" / "style.css").read_text(encoding="utf-8")
+    site.write("templates/assets/style.css", theme_css + "\n.card { outline: 1px solid; }\n")
+    again = run("build", str(site.root), "--profile")
+    assert re.search(r"render pages \(\d+ rendered, 0 unchanged\)", again.err), again.err
+    assert validated == []
+    warnings = [line for line in again.err.splitlines() if "warning:" in line]
+    assert warnings == [line for line in first.err.splitlines() if "warning:" in line]
+    site.entry("2020-02-02-thin", title="Thin", claim="Said again", extra="claim_urls: []")
+    assert run("build", str(site.root)).code == 0
+    assert [url.endswith("/checks/thin/") for url in validated] == [True]  # a new claim
 
 
 def test_kept_pages_still_have_their_links_checked(site, run):
