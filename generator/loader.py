@@ -113,28 +113,45 @@ class _Loader:
         return shown
 
     def markdown_files(self, folder: str) -> list[Path]:
-        """The ``.md`` files under ``content/<folder>/``, recursively, in a stable order."""
-        root = self.content_dir / folder
+        """The ``.md`` files under ``content/<folder>/``, recursively, in a stable order:
+        each folder's files by name, then its subfolders by name (as ``os.walk`` gives
+        them). A link to a folder is not followed; a linked file is kept if it resolves
+        inside the site.
+
+        ``os.scandir``, not ``os.walk`` and ``os.path.islink``: a directory entry already
+        says whether it is a link, and this looks at every check on every build (the
+        ``lstat`` per file was 0.1 s of a one-file rebuild of 10,000 checks).
+        """
         found: list[Path] = []
-        for dirpath, dirnames, filenames in os.walk(root):
-            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-            folder = Path(dirpath)
-            folder_inside: bool | None = None  # resolved once per folder, not per file
-            for name in sorted(filenames):
-                if name.endswith(".md") and not name.startswith("."):
-                    path = folder / name
-                    link = os.path.islink(path)
+        pending = [self.content_dir / folder]
+        while pending:
+            here = pending.pop()
+            try:
+                with os.scandir(here) as scan:
+                    items = sorted(scan, key=lambda item: item.name)
+            except OSError:
+                continue  # as os.walk: a folder that cannot be listed holds nothing
+            here_inside: bool | None = None  # resolved once per folder, not per file
+            for item in items:
+                if item.name.startswith(".") or item.is_dir():
+                    continue
+                if item.name.endswith(".md"):
+                    path = here / item.name
+                    link = item.is_symlink()
                     if link:
                         inside = self.inside_site(path)
                     else:
-                        if folder_inside is None:
-                            folder_inside = self.inside_site(folder, report=False)
-                        inside = folder_inside or self.inside_site(path)
+                        if here_inside is None:
+                            here_inside = self.inside_site(here, report=False)
+                        inside = here_inside or self.inside_site(path)
                     if inside:
                         found.append(path)
                         # Shown in messages and part of its cache key: worked out now,
                         # while it is known whether the file is a link.
                         self._shown[path] = self.report.display_path(path, link=link)
+            pending += reversed([here / item.name for item in items
+                                 if not item.name.startswith(".") and item.is_dir()
+                                 and not item.is_symlink()])
         return found
 
     def inside_site(self, path: Path, report: bool = True) -> bool:

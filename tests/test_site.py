@@ -899,6 +899,39 @@ def test_symlink_out_of_the_site_in_static_is_refused(site, run, tmp_path, kind)
     assert not site.out.exists()
 
 
+def test_entry_files_behind_links_and_dots(site, run, tmp_path):
+    """Entries are the ``.md`` files under content/entries/, in subfolders too: a linked
+    file counts if it resolves inside the site and is refused otherwise; a linked folder
+    is not entered, and files and folders whose names start with a dot are not read."""
+    from conftest import entry_text
+
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "leak.md").write_text(entry_text(title="Leaked"), encoding="utf-8")
+    site.entry("2021-01-01-one", title="One")
+    site.write("content/entries/2020/05/2020-05-05-deep.md", entry_text(title="Deep"))
+    site.write("content/shared/2021-02-02-shared.md", entry_text(title="Shared"))
+    site.write("content/entries/.hidden/2021-03-03-hidden.md", entry_text(title="Hidden"))
+    site.write("content/entries/.2021-04-04-dot.md", entry_text(title="Dot"))
+    entries = site.root / "content" / "entries"
+    (entries / "2021-02-02-shared.md").symlink_to(site.root / "content" / "shared" /
+                                                  "2021-02-02-shared.md")
+    (entries / "linked-folder").symlink_to(site.root / "content" / "shared",
+                                           target_is_directory=True)
+    (entries / "outside-folder").symlink_to(outside, target_is_directory=True)
+    assert run("build", str(site.root)).code == 0
+    titles = {a.get_text(strip=True) for a in site.html("index.html").select("h2 a, h3 a")}
+    assert {"One", "Deep", "Shared"} <= titles
+    assert not titles & {"Leaked", "Hidden", "Dot"}
+    assert sorted(p.name for p in (site.out / "checks").iterdir()) == ["deep", "one", "shared"]
+    (entries / "2021-05-05-leak.md").symlink_to(outside / "leak.md")
+    result = run("build", str(site.root))
+    assert result.code == 1
+    assert ("content/entries/2021-05-05-leak.md: symbolic link points outside the site "
+            "folder; refused") in result.err
+    assert "Leaked" not in (site.out / "index.html").read_text(encoding="utf-8")
+
+
 def test_symlink_inside_the_site_in_static_is_followed(site, run):
     site.write("content/shared/logo.svg", "<svg/>")
     link = site.root / "content" / "static" / "logo.svg"
