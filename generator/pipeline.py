@@ -190,18 +190,21 @@ def build_site(
             # Pagefinds) are finished meanwhile, on the other core, each Pagefind
             # stopping once its last bundle is out (see ShardedIndex); the last of large
             # ones (one Pagefind: past 70,000 checks, or one job) is waited for first,
-            # so that its 250 MB are gone by then.
+            # so that its 250 MB are gone by then. An edit's one changed shard is still
+            # in Pagefind here (about 1 s for 500 checks): what needs no bundle is made
+            # before waiting for it. The static files come after: one must not replace a
+            # bundle file.
             index_first = index is not None and len(index.services) < 2
             if index_first:
                 _finish_index(index, phases)
             for data in _data_files(graph, urls, specs):
                 _write_data_file(data, sink, feed_key, recorded, records)
             phases.done("feeds, sitemaps, filter listings")
-            if index is not None and not index_first:
-                _finish_index(index, phases)
             sink.write_parts(output_file(urls.claimreview_feed()), claimreview_feed(
                 graph, urls, _claimreview_items(specs, cache, feed_key)))
             phases.done("ClaimReview data feed")
+            if index is not None and not index_first:
+                _finish_index(index, phases)
             _copy_files(sink, theme, content.static_files, urls, report)
             if links is not None and not report.has_errors:
                 _check_links(links, sink.produced, site_dir, report)
