@@ -14,7 +14,9 @@ readers) copies the locks they held at that moment, held for ever in the child; 
 child's ``sys.stdout`` and ``sys.stderr`` (whose locks a thread printing a log line
 would hold) are new objects on the null device, and it takes no other lock of this
 process's threads. What it must not touch (a file this process appends to, say) the
-caller keeps from it with ``start``, run in each child before its first item.
+caller keeps from it with ``start``, run in each child before its first item; that
+includes the pipes to other programs this process will close (a program reading one
+waits for its end as long as any child holds a copy of it).
 """
 
 from __future__ import annotations

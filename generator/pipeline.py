@@ -182,7 +182,8 @@ def build_site(
                 specs_in_order = specs
             records = _render_pages(specs_in_order, graph, urls, theme, content.static_files,
                                     pages_sink, report, progress, links, cache, keys,
-                                    recorded, bodies, jobs)
+                                    recorded, bodies, jobs,
+                                    [] if isinstance(search, SearchFailed) else search)
             phases.done(f"render pages ({records.rendered} rendered, "
                         f"{len(specs) - records.rendered} unchanged)")
             phases.templates = records.templates
@@ -608,11 +609,13 @@ def _render_pages(
     recorded: dict[str, PageRecord] | None = None,
     bodies: BodyFile | None = None,
     jobs: int = 1,
+    services: Sequence[SearchIndex] = (),
 ) -> RenderedPages:
     """Render every page of the plan into ``sink``, except those whose key is unchanged
     and whose output file the sink can keep as the last build ``recorded`` it. The check
     cards wait in ``bodies`` if given (see :func:`base_context`). A rebuild with many
-    pages to render renders them on ``jobs`` forked processes (see :func:`_renders`)."""
+    pages to render renders them on ``jobs`` forked processes (see :func:`_renders`),
+    which let go of the pipes to the Pagefind ``services``."""
     keys = keys or {}
     recorded = recorded or {}
     result = RenderedPages()
@@ -631,7 +634,7 @@ def _render_pages(
                     else record)
     changed = [spec for spec, record in zip(specs, same, strict=True) if record is None]
     forked = (_renders(changed, common, theme, urls, jobs,
-                       lambda: base_context(graph, urls, theme, static_files, {}))
+                       lambda: base_context(graph, urls, theme, static_files, {}), services)
               if jobs > 1 and recorded and len(changed) >= PARALLEL_RENDER_MIN else None)
     seen: set[tuple[str, int | None, str]] = set()
     try:
@@ -712,16 +715,21 @@ def _render_here(spec: PageSpec, common: dict[str, Any], theme: Theme,
 
 def _renders(specs: list[PageSpec], common: dict[str, Any], theme: Theme, urls: Urls,
              jobs: int, fork_context: Callable[[], dict[str, Any]],
+             services: Sequence[SearchIndex] = (),
              ) -> ForkedMap[Rendered] | Generator[Rendered, None, None]:
     """:func:`_render_here` for each page of ``specs``, in order, on ``jobs`` forked
     processes, each with a base context of its own (``fork_context``: the check cards it
-    renders must not go to this build's ``bodies`` file) and no compiled templates
-    written; in this process where it cannot fork. Close the result when done."""
+    renders must not go to this build's ``bodies`` file), no compiled templates written
+    and no hold on the pipes to the Pagefind ``services`` (see
+    :meth:`~generator.search.SearchIndex.disown`); in this process where it cannot fork.
+    Close the result when done."""
     forked: dict[str, Any] = {}
 
     def start() -> None:
         forked.update(fork_context())
         theme.env.bytecode_cache = None  # the parent writes them: no two writers
+        for service in services:
+            service.disown()
 
     if hasattr(os, "fork"):  # POSIX
         with contextlib.suppress(OSError):  # a process limit: render here

@@ -34,6 +34,7 @@ import gzip
 import hashlib
 import importlib.metadata
 import json
+import os
 import re
 import subprocess
 import tempfile
@@ -195,6 +196,24 @@ class SearchIndex:
         if self._reader.is_alive():
             self._reader.join(timeout=5)
         self._stderr.close()
+
+    def disown(self) -> None:
+        """In a forked copy of this process: let go of the pipes to the binary, so that
+        only the process that started it holds them.
+
+        A fork (``parallel.ForkedMap``) gets a copy of every open file, the write end of
+        the binary's input too. While a child held it, the binary did not see its input
+        end when :meth:`close` closed it here, and was killed after 5 s: 10 s of every
+        stylesheet edit, with two services. The pipes are pointed at the null device,
+        not closed: their file objects in the child still hold the numbers.
+        """
+        null = os.open(os.devnull, os.O_RDWR)
+        try:
+            for stream in (self._process.stdin, self._process.stdout):
+                if stream is not None and not stream.closed:
+                    os.dup2(null, stream.fileno())
+        finally:
+            os.close(null)
 
     def __enter__(self) -> SearchIndex:
         return self

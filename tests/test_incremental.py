@@ -256,6 +256,32 @@ def test_a_stylesheet_edit_renders_every_page_but_indexes_no_search_shard(
     assert snapshot(site.out) == from_nothing(run, site, tmp_path, "fresh")
 
 
+def test_pages_rendered_on_forks_leave_pagefind_free_to_stop(site, run, monkeypatch):
+    """A rebuild that renders many pages forks; no search shard changes after a
+    stylesheet edit, so the Pagefinds stop while the forks still render. Each must stop
+    at the end of its input, not be killed after waiting for forks that held it."""
+    from generator import pipeline
+    from generator.search import SearchIndex
+
+    corpus(site)
+    rebuild(run, site)
+    codes: list[int | None] = []
+    close = SearchIndex.close
+
+    def recording(service: SearchIndex) -> None:
+        close(service)
+        codes.append(service._process.returncode)
+
+    monkeypatch.setattr(SearchIndex, "close", recording)
+    monkeypatch.setattr(pipeline, "PARALLEL_RENDER_MIN", 2)  # fork for a small site too
+    theme_css = (REPO / "templates" / "assets" / "style.css").read_text(encoding="utf-8")
+    site.write("templates/assets/style.css", theme_css + "\n.card { outline: 1px solid; }\n")
+    result = run("build", str(site.root), "-q", "--profile", "--jobs", "2")
+    assert result.code == 0, result.err
+    assert re.search(r"\(0 of \d+ shards indexed", result.err), result.err
+    assert codes and set(codes) == {0}, codes
+
+
 def test_check_pages_rendered_again_with_the_same_json_ld_are_not_validated_again(
         site, run, monkeypatch):
     """A stylesheet edit renders every check page again, but their JSON-LD is what the

@@ -12,6 +12,7 @@ import json
 import re
 import stat
 import sys
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from generator import listings, search
+from generator.parallel import ForkedMap
 from generator.search import (
     SearchIndex,
     _read_pf,
@@ -221,6 +223,30 @@ def test_a_pagefind_with_no_shard_left_stops_once_its_bundle_is_out(retired) -> 
             bundling.retire()
         assert any(name == "pagefind-entry.json" for name, _ in files)
         assert service._process.wait(timeout=5) == 0
+
+
+def test_a_fork_holds_no_pipe_that_keeps_pagefind_from_stopping(tmp_path: Path) -> None:
+    """A forked child gets a copy of every open file, the binary's input pipe too: until
+    it let go of it (``disown``), the binary never saw its input end while the child
+    lived, and ``close`` killed it after 5 s (10 s of every stylesheet edit)."""
+    go = tmp_path / "go"
+
+    def waiting(item: int) -> int:
+        for _ in range(3000):  # 30 s at most
+            if go.exists():
+                break
+            time.sleep(0.01)
+        return item
+
+    service = SearchIndex()
+    forked = ForkedMap(waiting, [1, 2], 1, start=service.disown)
+    try:
+        service.close()  # while the child waits, holding what it was given
+        assert service._process.returncode == 0  # it stopped at the end of its input
+    finally:
+        go.touch()
+        assert list(forked) == [1, 2]
+        forked.close()
 
 
 def test_a_pagefind_the_shards_are_too_large_for_stops_at_once(monkeypatch) -> None:
