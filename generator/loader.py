@@ -230,7 +230,9 @@ class _Loader:
 
     def render_bodies(self, pending: list[tuple[Entry, Body]],
                       workers: Workers | None = None) -> Callable[[], None]:
-        """Start rendering many bodies: cache misses go to the worker processes together.
+        """Start rendering many bodies: cache misses go to the worker processes together,
+        if there are enough of them to be worth starting the workers (``PARALLEL_MIN``)
+        or the workers run already.
 
         Returns at once; calling the result waits for the workers, then sets each entry's
         ``body`` (and warns about the links each body dropped).
@@ -240,7 +242,7 @@ class _Loader:
         results = [self.cache.get(key) for key in keys] if cached else [None] * len(pending)
         misses = [i for i, rendered in enumerate(results) if rendered is None]
         texts = [pending[i][1].text for i in misses]
-        if workers is not None and texts:
+        if workers is not None and texts and (workers.started or len(texts) >= PARALLEL_MIN):
             waiting = workers.start(texts, self.config.allow_html)
         else:
             done = [self.renderer.render(text) for text in texts]
@@ -335,8 +337,9 @@ class _Loader:
         slug_owner: dict[str, str] = {}
         files = self.markdown_files("entries")
         start = len(self.report.items)
-        # Markdown workers start now, while this process is small (see markdown.Workers).
-        workers = Workers(self.jobs) if self.jobs > 1 and len(files) >= PARALLEL_MIN else None
+        # Their processes start with the first window that has enough Markdown to render
+        # (see markdown.Workers): a rebuild after a few edits renders them here.
+        workers = Workers(self.jobs) if self.jobs > 1 else None
         try:
             # Files are read a window at a time, and each window's bodies render on the
             # workers while this process reads the next: only two windows' Markdown is

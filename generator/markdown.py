@@ -75,8 +75,14 @@ class Workers:
     A forked copy of a process that has loaded a large site counts all of that memory
     again (pages are rendered on forks only where that is worth it: see ``parallel``); even
     starting a program from a large process briefly shows the child with the parent's
-    size. So the loader starts these before it reads the content, while it is small, and
-    hands them texts as it reads them. Each holds only the parser and one batch of texts.
+    size. The processes start with the first texts handed to them (:meth:`start`), and
+    the loader hands them a window's bodies only if there are enough to be worth it
+    (:data:`PARALLEL_MIN`): in a first build that is its first window, when the process
+    has read a thousand files and is still small, and a rebuild that renders a few
+    changed bodies never starts them. (Started before any file was read, they cost such
+    a rebuild two Pythons importing the parser, waited for when they were closed: 0.3 s
+    of a one-check rebuild of 1,000 checks.) Each holds only the parser and one batch of
+    texts.
 
     Each worker is driven by a thread of its own (sending a batch and waiting for its
     answer releases the GIL), so the caller goes on reading files while they render.
@@ -85,13 +91,21 @@ class Workers:
     """
 
     def __init__(self, count: int) -> None:
+        self.count = count
+        self.started = False  # the processes were started (or could not be)
+        self.processes: list[subprocess.Popen[bytes]] = []
+        self._feeders: list[ThreadPoolExecutor] = []
+        self._alive: list[bool] = []
+        self._turn = 0  # the worker the next batch goes to
+
+    def _start_processes(self) -> None:
+        self.started = True
         # -I: no current folder or PYTHONPATH on the path; this very package is put first.
         package_root = str(Path(__file__).resolve().parent.parent)
         command = [sys.executable, "-I", "-c", "import sys; sys.path.insert(0, sys.argv[1]); "
                    "from generator.markdown import _work; _work()", package_root]
-        self.processes: list[subprocess.Popen[bytes]] = []
         try:
-            for _ in range(count):
+            for _ in range(self.count):
                 self.processes.append(subprocess.Popen(
                     command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                     stderr=subprocess.DEVNULL))
@@ -100,14 +114,16 @@ class Workers:
         # One thread per worker; each alone uses its worker, and only it marks it dead.
         self._feeders = [ThreadPoolExecutor(1) for _ in self.processes]
         self._alive = [True for _ in self.processes]
-        self._turn = 0  # the worker the next batch goes to
 
     def start(self, texts: list[str], allow_html: bool) -> Callable[[], list[Rendered]]:
         """Hand ``texts`` to the workers and return at once; calling the result waits for
         them and gives them back rendered, in order.
 
-        The texts go out in batches of :data:`BATCH`, to the workers in turn.
+        The texts go out in batches of :data:`BATCH`, to the workers in turn; the
+        processes start with the first call.
         """
+        if not self.started:
+            self._start_processes()
         if not self._feeders:
             done = _render_chunk(allow_html, texts)
             return lambda: done
@@ -137,7 +153,7 @@ class Workers:
 
     def close(self) -> None:
         """Wait for the batches handed out and let the workers exit (idempotent)."""
-        for feeder in getattr(self, "_feeders", []):
+        for feeder in self._feeders:
             feeder.shutdown()
         self._feeders = []
         for worker in self.processes:

@@ -223,6 +223,32 @@ def test_entries_read_a_window_at_a_time_build_as_one_pass(site, run, tmp_path,
     assert snapshot(tmp_path / "windows") == snapshot(tmp_path / "serial")
 
 
+def test_markdown_workers_start_only_for_enough_bodies(site, run, monkeypatch) -> None:
+    """A first build hands its windows of bodies to worker processes; a rebuild after
+    one edit renders its one body itself, without starting two Pythons for it."""
+    started: list[int] = []
+    start = markdown.Workers._start_processes
+
+    def recording(workers: markdown.Workers) -> None:
+        started.append(workers.count)
+        start(workers)
+
+    monkeypatch.setattr(markdown.Workers, "_start_processes", recording)
+    monkeypatch.setattr("generator.loader.PARALLEL_MIN", 10)
+    corpus(site, 30)
+    assert run("build", str(site.root), "--jobs", "2").code == 0
+    assert started == [2]
+    site.entry("2020-01-01-check-3", title="Check 3", body="A new body.")
+    assert run("build", str(site.root), "--jobs", "2").code == 0
+    assert started == [2]  # not again
+    assert "A new body." in (site.out / "checks" / "check-3" / "index.html").read_text()
+    monkeypatch.setattr("generator.loader.PARALLEL_MIN", 1)  # one body is enough now
+    site.entry("2020-01-01-check-3", title="Check 3", body="Another body.")
+    assert run("build", str(site.root), "--jobs", "2").code == 0
+    assert started == [2, 2]
+    assert "Another body." in (site.out / "checks" / "check-3" / "index.html").read_text()
+
+
 def test_the_disk_cache_keeps_entries_whole_and_memory_keeps_their_steps(site, run,
                                                                         tmp_path) -> None:
     """Parsed front matter and rendered Markdown of entries are only ever looked up when
