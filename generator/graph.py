@@ -156,22 +156,52 @@ def _kept_related_checks(
     entries: list[Entry], by_company: dict[str, list[Entry]], tags: dict[str, Tag],
     cache: AnyCache | None,
 ) -> dict[str, list[Entry]]:
-    """:func:`_related_checks`, or the last build's when no entry's companies, tags or
-    place among the published changed (an edit of a body, a title, a claim): on 10,000
-    entries they take 0.3 s to find, a tenth of such an edit's rebuild, and 20 ms to
-    check and take back. One slot holds them, so a cache kept between builds does not
-    grow by one per edit."""
+    """:func:`_related_checks`, from the last build's where it can be.
+
+    With no entry's companies, tags or place among the published changed (an edit of a
+    body, a title, a claim), the last build's are taken back: on 10,000 entries they take
+    0.3 s to find, a tenth of such an edit's rebuild, and 20 ms to check and take back.
+    With the same entries in the same places but some with other companies or tags (an
+    edit of a check's companies), only the rows of entries that share a company or tag
+    with one of them, before or after, are found again (see :func:`_related_positions`).
+    One slot holds them, so a cache kept between builds does not grow by one per edit."""
     if cache is None:
         return _related_checks(entries, by_company, tags)
-    key = content_key("related-checks", *(
-        repr((entry.slug, entry.companies, entry.tags)).encode() for entry in entries))
+    signatures = [(entry.slug, entry.companies, entry.tags) for entry in entries]
+    key = content_key("related-checks", *(repr(sig).encode() for sig in signatures))
     kept = cache.get(RELATED_SLOT)
-    if kept is not None and kept[0] == key:
+    if isinstance(kept, tuple) and len(kept) == 3 and kept[0] == key:
         rows = kept[1]
     else:
-        rows = _related_positions(entries, by_company, tags)
-        cache.put(RELATED_SLOT, (key, rows))
+        again = (_rows_to_find_again(kept[2], signatures)
+                 if isinstance(kept, tuple) and len(kept) == 3 else None)
+        rows = (_related_positions(entries, by_company, tags)
+                if again is None else
+                _related_positions(entries, by_company, tags, (again, kept[1])))
+        cache.put(RELATED_SLOT, (key, rows, signatures))
     return _as_entries(entries, rows)
+
+
+Signature = tuple[str, list[str], list[str]]  # an entry's slug, companies and tags
+
+
+def _rows_to_find_again(before: list[Signature], now: list[Signature]) -> set[int] | None:
+    """The positions of the entries whose related checks may differ from ``before``'s:
+    the changed ones and those in a company or tag list that one joined or left. ``None``
+    (all of them) when the entries are not the same ones in the same places."""
+    if len(before) != len(now) or any(old[0] != new[0]
+                                      for old, new in zip(before, now, strict=True)):
+        return None
+    moved = [sig for pair in zip(before, now, strict=True) if pair[0] != pair[1]
+             for sig in pair]
+    companies = {slug for _, entry_companies, _ in moved for slug in entry_companies}
+    tags = {tag_slug(tag) for _, _, entry_tags in moved for tag in entry_tags}
+    slugs: dict[str, str] = {}  # tag → tag_slug(tag), looked up once per spelling
+    return {me for me, (_, entry_companies, entry_tags) in enumerate(now)
+            if before[me] != now[me]  # perhaps in no list now: its row is empty
+            or any(slug in companies for slug in entry_companies)
+            or any((slugs.get(tag) or slugs.setdefault(tag, tag_slug(tag))) in tags
+                   for tag in entry_tags)}
 
 
 RELATED_SLOT = "related-checks"  # the cache slot of the last related checks
@@ -191,9 +221,13 @@ def _as_entries(entries: list[Entry], rows: list[list[int]]) -> dict[str, list[E
 
 
 def _related_positions(
-    entries: list[Entry], by_company: dict[str, list[Entry]], tags: dict[str, Tag]
+    entries: list[Entry], by_company: dict[str, list[Entry]], tags: dict[str, Tag],
+    again: tuple[set[int], list[list[int]]] | None = None,
 ) -> list[list[int]]:
-    """:func:`_related_checks` as positions in ``entries``, one row per entry.
+    """:func:`_related_checks` as positions in ``entries``, one row per entry; with
+    ``again`` (positions, rows), only the rows of the entries at those positions are
+    found, the others are taken from the rows given: an entry's row depends only on the
+    entries around it in the lists of its own companies and tags.
 
     Ties go to the entry that comes first in ``entries`` (the newer one). This runs over a
     few hundred candidates per entry, so it is shaped for speed: entries are handled as
@@ -217,8 +251,9 @@ def _related_positions(
         add(("t", slug), tag.entries, 1)
 
     slugs: dict[str, str] = {}  # tag → tag_slug(tag), which is slow-ish to recompute
-    rows: list[list[int]] = []
-    for me, entry in enumerate(entries):
+    found: list[list[int]] = list(again[1]) if again is not None else []
+    for me in sorted(again[0]) if again is not None else range(n):
+        entry = entries[me]
         keys = [("c", slug) for slug in entry.companies]
         for t in entry.tags:
             if t not in slugs:
@@ -233,8 +268,11 @@ def _related_positions(
                 packed[p] = get(p, -p) + weight
         packed.pop(me, None)  # not related to itself
         best = sorted(packed.values(), reverse=True)[:RELATED_CHECKS]
-        rows.append([-v % n for v in best])
-    return rows
+        if again is not None:
+            found[me] = [-v % n for v in best]
+        else:
+            found.append([-v % n for v in best])
+    return found
 
 
 def _related_companies(

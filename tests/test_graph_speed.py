@@ -105,3 +105,40 @@ def test_related_checks_are_kept_until_a_company_tag_or_place_changes(monkeypatc
         assert len(found) == before + 1, change
     assert len(cache) == 1  # one slot, replaced
 
+
+
+def test_related_checks_are_found_again_only_where_an_edit_can_change_them(monkeypatch):
+    """After some entries' companies or tags change (the same entries in the same places),
+    only the rows of entries in a list one of them joined or left are found again; the
+    result is always what finding every row gives."""
+    rng = random.Random(20261128)
+    found_again: list[int] = []  # entries whose rows were found again, per rebuild
+    positions = graph._related_positions
+
+    def recording(entries, by_company, tags, again=None):
+        found_again.append(len(entries) if again is None else len(again[0]))
+        return positions(entries, by_company, tags, again)
+
+    monkeypatch.setattr(graph, "_related_positions", recording)
+    partial = 0
+    for window in (40, 3):
+        monkeypatch.setattr(graph, "_RELATED_WINDOW", window)
+        for _ in range(40):
+            entries = _corpus(rng, rng.randint(1, 300))[0]
+            cache = MemoryCache()
+            graph._kept_related_checks(entries, *_indexes(entries), cache)
+            copies = list(entries)  # a rebuild: unchanged entries are the same objects
+            for _ in range(rng.randint(1, 4)):
+                at = rng.randrange(len(copies))
+                field = rng.choice(["companies", "tags"])
+                taken = getattr(rng.choice(entries), field)  # another entry's list
+                copies[at] = SimpleNamespace(**{**vars(copies[at]), field: list(taken)})
+            found_again.clear()
+            kept = graph._kept_related_checks(copies, *_indexes(copies), cache)
+            plain = _plain_related_checks(copies, *_indexes(copies))
+            assert list(kept) == list(plain)
+            for slug in plain:
+                assert [id(e) for e in kept[slug]] == [id(e) for e in plain[slug]], slug
+            assert len(found_again) <= 1  # nothing changed: none found
+            partial += bool(found_again) and found_again[0] < len(copies)
+    assert partial > 20  # most rebuilds found only some rows again
