@@ -80,9 +80,9 @@ class Workers:
     (:data:`PARALLEL_MIN`): in a first build that is its first window, when the process
     has read a thousand files and is still small, and a rebuild that renders a few
     changed bodies never starts them. (Started before any file was read, they cost such
-    a rebuild two Pythons importing the parser, waited for when they were closed: 0.3 s
-    of a one-check rebuild of 1,000 checks.) Each holds only the parser and one batch of
-    texts.
+    a rebuild two Pythons importing the parser, waited for when they were closed: about
+    0.07 s of a one-check rebuild of 1,000 checks.) Each holds only the parser and one
+    batch of texts.
 
     Each worker is driven by a thread of its own (sending a batch and waiting for its
     answer releases the GIL), so the caller goes on reading files while they render.
