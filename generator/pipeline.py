@@ -626,9 +626,11 @@ def _render_pages(
     # their output file is as the last build left it, which is looked up as they come:
     # the first pages are those of the search shards that changed, and Pagefind starts
     # on them without waiting for 24,000 files to be looked up (0.2 s).
+    # An output folder this build makes (output/ deleted, or a CI run with the cache of an
+    # earlier one) keeps nothing: every page is one to render.
     same: list[PageRecord | None] = []
     for spec in specs:
-        record = _same_key(spec.file, keys.get(spec.file), recorded)
+        record = None if sink.fresh else _same_key(spec.file, keys.get(spec.file), recorded)
         # Under --strict, a record without the link checker's notes of the page is no use.
         same.append(None if links is not None and record is not None and record.links is None
                     else record)
@@ -691,9 +693,10 @@ def _render_pages(
 
 
 # A rebuild that renders at least this many pages renders them on forked processes (a
-# template, stylesheet or settings edit: every page). Not a first build: it is busy on
-# both cores already (Markdown, then Pagefind), and its forks would count its memory
-# again in every process's size.
+# template, stylesheet or settings edit: every page; a build with the cache of an earlier
+# one into a new output folder, as in CI). Not a first build: it is busy on both cores
+# already (Markdown, then Pagefind), and its forks would count its memory again in every
+# process's size.
 PARALLEL_RENDER_MIN = 1000
 
 

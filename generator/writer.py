@@ -160,6 +160,7 @@ class NullSink:
     def __init__(self) -> None:
         self.produced: set[str] = set()
         self.keeps_files = False  # what it is given cannot be read back
+        self.fresh = False  # see OutputWriter.fresh
 
     def write(self, relpath: str, data: bytes) -> None:
         self.produced.add(check_relpath(relpath))
@@ -211,6 +212,9 @@ class OutputWriter:
         # A folder this build creates holds no earlier site to protect: files go straight
         # in (a failed build removes the folder again), and committing moves nothing.
         self._direct = self._created_root
+        # It holds no file of an earlier build to keep: every page is rendered, and can
+        # be known to be from the start (many can then render on forks).
+        self.fresh = self._created_root
         self._clear_staging()  # left by a build that was killed, or planted
         # The dot entries the last build wrote: removed like any file of the site once
         # it no longer produces them.

@@ -256,6 +256,35 @@ def test_a_stylesheet_edit_renders_every_page_but_indexes_no_search_shard(
     assert snapshot(site.out) == from_nothing(run, site, tmp_path, "fresh")
 
 
+def test_a_new_output_folder_with_a_warm_cache_renders_every_page_on_forks(
+        site, run, tmp_path, monkeypatch):
+    """output/ deleted, or a CI run with the cache of an earlier one: nothing can be
+    kept, which is known at once, so the pages render on forks; the site is the one a
+    build from nothing makes, and no search shard is indexed again."""
+    import shutil
+
+    from generator import pipeline
+
+    corpus(site)
+    rebuild(run, site)
+    shutil.rmtree(site.out)
+    forks: list[int] = []
+    renders = pipeline._renders
+
+    def counting(specs, *args):
+        forks.append(len(specs))
+        return renders(specs, *args)
+
+    monkeypatch.setattr(pipeline, "_renders", counting)
+    monkeypatch.setattr(pipeline, "PARALLEL_RENDER_MIN", 2)
+    result = run("build", str(site.root), "-q", "--profile", "--jobs", "2")
+    assert result.code == 0, result.err
+    rendered = re.search(r"render pages \((\d+) rendered, 0 unchanged\)", result.err)
+    assert rendered and forks == [int(rendered.group(1))], result.err
+    assert re.search(r"\(0 of \d+ shards indexed", result.err), result.err
+    assert snapshot(site.out) == from_nothing(run, site, tmp_path, "fresh")
+
+
 def test_pages_rendered_on_forks_leave_pagefind_free_to_stop(site, run, monkeypatch):
     """A rebuild that renders many pages forks; no search shard changes after a
     stylesheet edit, so the Pagefinds stop while the forks still render. Each must stop
