@@ -160,7 +160,7 @@ class NullSink:
     def __init__(self) -> None:
         self.produced: set[str] = set()
         self.keeps_files = False  # what it is given cannot be read back
-        self.fresh = False  # see OutputWriter.fresh
+        self.fresh = False  # nothing is written, so nothing to keep is missing
 
     def write(self, relpath: str, data: bytes) -> None:
         self.produced.add(check_relpath(relpath))
@@ -201,27 +201,25 @@ class OutputWriter:
         self.produced: set[str] = set()
         self.kept: set[str] = set()  # files taken as the output folder holds them (keep())
         # Written by this build: output file → its name in the staging folder (empty in
-        # a direct build: see below, all it produces is written). Staged files lie side
+        # a fresh folder: see below, all it produces is written). Staged files lie side
         # by side there, by number, not in a copy of the site's folders: a site of
         # 13,000 pages in as many folders would cost 13,000 more folders to make and
         # remove (a quarter of a rebuild that rewrites every page).
         self.staged: dict[str, str] = {}
         # Files can be read back (current()) instead of being held in memory.
         self.keeps_files = True
-        self._created_root = not self.root.exists()
-        # A folder this build creates holds no earlier site to protect: files go straight
-        # in (a failed build removes the folder again), and committing moves nothing.
-        self._direct = self._created_root
-        # It holds no file of an earlier build to keep: every page is rendered, and can
-        # be known to be from the start (many can then render on forks).
-        self.fresh = self._created_root
+        # A folder this build creates (fresh) holds no earlier site to protect: files go
+        # straight in (a failed build removes the folder again), and committing moves
+        # nothing. Nor does it hold a file to keep: every page is rendered, and the
+        # caller can know it from the start (many can then render on forks).
+        self.fresh = not self.root.exists()
         self._clear_staging()  # left by a build that was killed, or planted
         # The dot entries the last build wrote: removed like any file of the site once
         # it no longer produces them.
         self._dots_before = _marked_dots(self.root)
         # Per-folder answers, so 16,000 files cost one check per folder, not per file.
         self._real_dirs: dict[str, bool] = {}
-        self._marked = False  # a direct build's folder has its marker
+        self._marked = False  # a fresh folder has been given its marker
         self._placed_dirs: set[str] = set()  # output folders the commit has made sure of
 
     def _claim(self, relpath: str) -> str:
@@ -237,7 +235,7 @@ class OutputWriter:
     def write(self, relpath: str, data: bytes) -> None:
         """Take one file of the site; it is staged only if its bytes are new."""
         relpath = self._claim(relpath)
-        if self._direct:
+        if self.fresh:
             self._write_direct(relpath, (data,))
         elif not self._same_as_output(relpath, data):
             self._stage(relpath, (data,))
@@ -247,7 +245,7 @@ class OutputWriter:
         file (the ClaimReview data feed, 90 MB at 100,000 checks) is never held whole.
         Like :meth:`write`, it is kept staged only if its bytes are new."""
         relpath = self._claim(relpath)
-        if self._direct:
+        if self.fresh:
             self._write_direct(relpath, parts)
             return
         staged = self._stage(relpath, parts)
@@ -317,7 +315,7 @@ class OutputWriter:
         relpath = check_relpath(relpath)
         if relpath not in self.produced:
             raise KeyError(relpath)
-        if relpath in self.staged:  # (a direct build stages nothing)
+        if relpath in self.staged:  # (a fresh folder stages nothing)
             return (self.staging / self.staged[relpath]).read_bytes()
         return (self.root / relpath).read_bytes()
 
@@ -386,14 +384,14 @@ class OutputWriter:
     def abort(self) -> None:
         """Forget the staged files; the output folder is as it was before the build."""
         self._clear_staging()
-        if self._created_root:
+        if self.fresh:
             shutil.rmtree(self.root, ignore_errors=True)
         self.staged.clear()
 
     def commit(self) -> WriteStats:
         """Remove what the site no longer produces, then move the staged files into place."""
         self.root.mkdir(parents=True, exist_ok=True)
-        if self._direct:  # everything is in place already
+        if self.fresh:  # everything is in place already
             self._write_marker(dot_names(self.produced))
             self._real_dirs.clear()
             return WriteStats(written=len(self.produced), changed=sorted(self.produced))
