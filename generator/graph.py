@@ -164,21 +164,23 @@ def _kept_related_checks(
     With the same entries in the same places but some with other companies or tags (an
     edit of a check's companies), only the rows of entries that share a company or tag
     with one of them, before or after, are found again (see :func:`_related_positions`).
-    One slot holds them, so a cache kept between builds does not grow by one per edit."""
+    Rows are taken back only from this very factsite (another may rank otherwise). One
+    slot holds them, so a cache kept between builds does not grow by one per edit."""
     if cache is None:
         return _related_checks(entries, by_company, tags)
     signatures = [(entry.slug, entry.companies, entry.tags) for entry in entries]
     key = content_key("related-checks", *(repr(sig).encode() for sig in signatures))
+    made_by = content_key("related-checks")  # this factsite: rows of another are not reused
     kept = cache.get(RELATED_SLOT)
-    if isinstance(kept, tuple) and len(kept) == 3 and kept[0] == key:
+    if not (isinstance(kept, tuple) and len(kept) == 4 and kept[3] == made_by):
+        kept = None
+    if kept is not None and kept[0] == key:
         rows = kept[1]
     else:
-        again = (_rows_to_find_again(kept[2], signatures)
-                 if isinstance(kept, tuple) and len(kept) == 3 else None)
-        rows = (_related_positions(entries, by_company, tags)
-                if again is None else
-                _related_positions(entries, by_company, tags, (again, kept[1])))
-        cache.put(RELATED_SLOT, (key, rows, signatures))
+        again = _rows_to_find_again(kept[2], signatures) if kept is not None else None
+        rows = _related_positions(entries, by_company, tags,
+                                  None if again is None else (again, kept[1]))
+        cache.put(RELATED_SLOT, (key, rows, signatures, made_by))
     return _as_entries(entries, rows)
 
 

@@ -142,3 +142,20 @@ def test_related_checks_are_found_again_only_where_an_edit_can_change_them(monke
             assert len(found_again) <= 1  # nothing changed: none found
             partial += bool(found_again) and found_again[0] < len(copies)
     assert partial > 20  # most rebuilds found only some rows again
+
+
+def test_related_checks_made_by_other_code_are_never_taken_back_in_part():
+    """A cached slot whose rows another factsite made (another ranking, say) is found
+    again whole, even where the signatures say only one entry changed."""
+    rng = random.Random(20261129)
+    entries = _corpus(rng, 120)[0]
+    signatures = [(e.slug, e.companies, e.tags) for e in entries]
+    changed = list(signatures)
+    changed[5] = (entries[5].slug, ["co0"], [])  # "the last build" had another entry 5
+    wrong = [[0] for _ in entries]  # rows no ranking of this code makes
+    cache = MemoryCache()
+    cache.put(graph.RELATED_SLOT, ("made by other code", wrong, changed, "other code"))
+    kept = graph._kept_related_checks(entries, *_indexes(entries), cache)
+    plain = _plain_related_checks(entries, *_indexes(entries))
+    assert {s: [id(e) for e in r] for s, r in kept.items()} == \
+        {s: [id(e) for e in r] for s, r in plain.items()}
