@@ -8,6 +8,7 @@ Google Fact Check Explorer ingests the ``ClaimReview`` a check page embeds as
     extract_jsonld          every JSON-LD block of a page, parsed
     validate_claim_review   the rules for one ClaimReview object
     validate_page           exactly one ClaimReview per check page, then its rules
+    validate_scripts        the same, given the page's script_chunks
 
 Every rule is documented, with its id, in ``docs/claimreview.md``. Only the standard
 library is used; findings come in a fixed order so builds are reproducible.
@@ -139,8 +140,13 @@ def script_chunks(html: str) -> str:
 def extract_jsonld(html: str) -> tuple[list[Any], list[Finding]]:
     """Every application/ld+json block in html, parsed; a block that is not valid JSON is an
     error Finding. Blocks are numbered from 1 in page order in the messages."""
+    return _parsed_blocks(script_chunks(html))
+
+
+def _parsed_blocks(scripts: str) -> tuple[list[Any], list[Finding]]:
+    """:func:`extract_jsonld` of a page's :func:`script_chunks`."""
     parser = _ScriptBlocks()
-    parser.feed(script_chunks(html))
+    parser.feed(scripts)
     parser.close()
     values: list[Any] = []
     findings: list[Finding] = []
@@ -214,7 +220,13 @@ def validate_page(html: str, page_url: str) -> list[Finding]:
     is reported: the broken block most likely is the ClaimReview. With more than one, the
     first is validated.
     """
-    values, findings = extract_jsonld(html)
+    return validate_scripts(script_chunks(html), page_url)
+
+
+def validate_scripts(scripts: str, page_url: str) -> list[Finding]:
+    """:func:`validate_page` of the page whose :func:`script_chunks` are ``scripts``: for
+    a caller that has them already (the build keys its cache of findings by them)."""
+    values, findings = _parsed_blocks(scripts)
     reviews = [review for value in values for review in _claim_reviews(value)]
     if not reviews:
         if not findings:

@@ -36,7 +36,7 @@ from .cache import (
     content_key,
     read_mapping,
 )
-from .claimreview import Finding, script_chunks, validate_page
+from .claimreview import Finding, script_chunks, validate_scripts
 from .diagnostics import BuildFailed, Report, locate
 from .feeds import site_feeds
 from .graph import SiteGraph, build_graph
@@ -765,7 +765,7 @@ def _validate_claim_review(html: str, page_url: str,
     key = content_key("claimreview", scripts.encode(), page_url.encode())
     findings = cache.get(key) if cache is not None else None
     if findings is None:
-        findings = validate_page(scripts, page_url)
+        findings = validate_scripts(scripts, page_url)
         if cache is not None:
             cache.put(key, findings)
     return findings

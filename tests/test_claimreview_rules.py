@@ -18,6 +18,7 @@ from generator.claimreview import (
     script_chunks,
     validate_claim_review,
     validate_page,
+    validate_scripts,
 )
 from generator.diagnostics import Severity
 
@@ -375,6 +376,7 @@ def test_the_scripts_alone_give_the_findings_of_the_page(html):
     page, not the page: the two must give the same findings, whatever the markup."""
     scripts = script_chunks(html)
     assert validate_page(scripts, PAGE_URL) == validate_page(html, PAGE_URL)
+    assert validate_scripts(scripts, PAGE_URL) == validate_page(html, PAGE_URL)
     assert script_chunks(scripts) == scripts
     assert len(scripts) < len(html) or not html
 

@@ -14,7 +14,7 @@ from conftest import REPO, Site, snapshot
 
 from generator import feeds, listings
 from generator.cache import DiskCache
-from generator.claimreview import validate_page
+from generator.claimreview import validate_scripts
 
 
 def corpus(site: Site, count: int = 24) -> None:
@@ -323,11 +323,11 @@ def test_check_pages_rendered_again_with_the_same_json_ld_are_not_validated_agai
     assert first.code == 0 and "claim_urls" in first.err, first.err
     validated: list[str] = []
 
-    def counting(html: str, page_url: str) -> list:
+    def counting(scripts: str, page_url: str) -> list:
         validated.append(page_url)
-        return validate_page(html, page_url)
+        return validate_scripts(scripts, page_url)
 
-    monkeypatch.setattr(pipeline, "validate_page", counting)
+    monkeypatch.setattr(pipeline, "validate_scripts", counting)
     theme_css = (REPO / "templates" / "assets" / "style.css").read_text(encoding="utf-8")
     site.write("templates/assets/style.css", theme_css + "\n.card { outline: 1px solid; }\n")
     again = run("build", str(site.root), "--profile")
