@@ -131,11 +131,15 @@ class _Loader:
                     items = sorted(scan, key=lambda item: item.name)
             except OSError:
                 continue  # as os.walk: a folder that cannot be listed holds nothing
+            folders: list[Path] = []
             here_inside: bool | None = None  # resolved once per folder, not per file
             for item in items:
-                if item.name.startswith(".") or item.is_dir():
+                if item.name.startswith("."):
                     continue
-                if item.name.endswith(".md"):
+                if item.is_dir():
+                    if not item.is_symlink():
+                        folders.append(here / item.name)
+                elif item.name.endswith(".md"):
                     path = here / item.name
                     link = item.is_symlink()
                     if link:
@@ -149,9 +153,7 @@ class _Loader:
                         # Shown in messages and part of its cache key: worked out now,
                         # while it is known whether the file is a link.
                         self._shown[path] = self.report.display_path(path, link=link)
-            pending += reversed([here / item.name for item in items
-                                 if not item.name.startswith(".") and item.is_dir()
-                                 and not item.is_symlink()])
+            pending += reversed(folders)  # the first is listed next
         return found
 
     def inside_site(self, path: Path, report: bool = True) -> bool:
