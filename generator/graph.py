@@ -177,7 +177,8 @@ def _kept_related_checks(
     if kept is not None and kept[0] == key:
         rows = kept[1]
     else:
-        again = _rows_to_find_again(kept[2], signatures) if kept is not None else None
+        again = (_rows_to_find_again(kept[2], entries, by_company, tags)
+                 if kept is not None else None)
         rows = _related_positions(entries, by_company, tags,
                                   None if again is None else (again, kept[1]))
         cache.put(RELATED_SLOT, (key, rows, signatures, made_by))
@@ -187,23 +188,25 @@ def _kept_related_checks(
 Signature = tuple[str, list[str], list[str]]  # an entry's slug, companies and tags
 
 
-def _rows_to_find_again(before: list[Signature], now: list[Signature]) -> set[int] | None:
-    """The positions of the entries whose related checks may differ from ``before``'s:
-    the changed ones and those in a company or tag list that one joined or left. ``None``
-    (all of them) when the entries are not the same ones in the same places."""
-    if len(before) != len(now) or any(old[0] != new[0]
-                                      for old, new in zip(before, now, strict=True)):
+def _rows_to_find_again(before: list[Signature], entries: list[Entry],
+                        by_company: dict[str, list[Entry]], tags: dict[str, Tag],
+                        ) -> set[int] | None:
+    """The positions of the entries whose related checks may differ from those found for
+    ``before``: the changed ones and those in a company or tag list that one joined or
+    left. ``None`` (all of them) when the entries are not the same ones in the same
+    places."""
+    if len(before) != len(entries) or any(
+            old[0] != entry.slug for old, entry in zip(before, entries, strict=True)):
         return None
-    moved = [sig for pair in zip(before, now, strict=True) if pair[0] != pair[1]
-             for sig in pair]
-    companies = {slug for _, entry_companies, _ in moved for slug in entry_companies}
-    tags = {tag_slug(tag) for _, _, entry_tags in moved for tag in entry_tags}
-    slugs: dict[str, str] = {}  # tag → tag_slug(tag), looked up once per spelling
-    return {me for me, (_, entry_companies, entry_tags) in enumerate(now)
-            if before[me] != now[me]  # perhaps in no list now: its row is empty
-            or any(slug in companies for slug in entry_companies)
-            or any((slugs.get(tag) or slugs.setdefault(tag, tag_slug(tag))) in tags
-                   for tag in entry_tags)}
+    changed = [me for me, (old, entry) in enumerate(zip(before, entries, strict=True))
+               if old != (entry.slug, entry.companies, entry.tags)]
+    moved_companies = {slug for me in changed
+                       for slug in (*before[me][1], *entries[me].companies)}
+    moved_tags = {tag_slug(tag) for me in changed for tag in (*before[me][2], *entries[me].tags)}
+    lists = [by_company.get(slug, []) for slug in moved_companies]
+    lists += [tags[slug].entries for slug in moved_tags if slug in tags]
+    position = {id(entry): me for me, entry in enumerate(entries)}
+    return {*changed, *(position[id(entry)] for listed in lists for entry in listed)}
 
 
 RELATED_SLOT = "related-checks"  # the cache slot of the last related checks
