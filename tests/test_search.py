@@ -28,6 +28,7 @@ from generator.search import (
     _read_pf,
     find_binary,
     page_digest,
+    searchable,
     shard_count,
     shard_of,
 )
@@ -606,3 +607,113 @@ def test_an_ignored_element_without_its_end_stays_in_the_shard_digest() -> None:
     unclosed = PAGE.replace(b"</p></section><footer>", b"</p><footer>")
     changed = unclosed.replace(b"<p>A check</p>", b"<p>Another check</p>")
     assert page_digest(unclosed) != page_digest(changed)
+
+
+# -- what Pagefind is given ---------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def pagefind():
+    with SearchIndex() as service:
+        yield service
+
+
+def bundle_of(service: SearchIndex, pages: list[tuple[str, bytes]]) -> list[tuple[str, bytes]]:
+    """The bundle Pagefind makes of ``pages`` (link, HTML)."""
+    for url, html in pages:
+        service.add(url, html.decode("utf-8"))
+    files = service.files()
+    service.reset()
+    return files
+
+
+def test_check_pages_go_to_pagefind_cut_to_their_article_with_the_same_index(
+        run, site: Site, pagefind) -> None:
+    """The default theme's check pages lose their header, related checks and footer, and
+    Pagefind builds the same bundle from what is left."""
+    fill(site)
+    site.entry("2021-05-02-tricky", title="Tricky markup", companies="[BYD]", body=(
+        'Code: `</article><script>alert(1)</script><!-- x -->` and "a<b" in a quote.\n\n'
+        "| Model | Range |\n|---|---|\n| Seal | 570 km |\n\n"
+        "> Quoted words\n\n![A car](https://example.com/car.png)\n\n"
+        "```\n</div></body><h1>not a heading</h1>\n```\n"))
+    built(run, site)
+    pages = sorted((f"/checks/{path.parent.name}/", path.read_bytes())
+                   for path in (site.out / "checks").glob("*/index.html"))
+    cut = [(url, searchable(html)) for url, html in pages]
+    assert len(pages) == 4
+    for (_, html), (_, part) in zip(pages, cut, strict=True):
+        assert len(part) < 0.8 * len(html)
+        assert b'class="related"' in html and b'class="related"' not in part
+    assert bundle_of(pagefind, cut) == bundle_of(pagefind, pages)
+
+
+HEAD = b'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>T</title>'
+ARTICLE = b"<article data-pagefind-body><h1>Phones</h1><p>Batteries and words</p></article>"
+
+
+@pytest.mark.parametrize("page", [
+    HEAD + b"</head><body><p>No element is marked</p></body></html>",
+    HEAD + b"</head><body><h1>Site</h1>" + ARTICLE + b"</body></html>",  # a default title
+    HEAD + b'</head><body><span data-pagefind-meta="k:v"></span>' + ARTICLE + b"</body>",
+    HEAD + b"</head><body>" + ARTICLE + b'<b data-pagefind-filter="f:x"></b></body>',
+    HEAD + b"</head><body>" + ARTICLE + b'<b data-pagefind-sort="s:1"></b></body>',
+    HEAD + b"</head><body><!-- <article> -->" + ARTICLE + b"</body></html>",
+    HEAD + b"</head><body>" + ARTICLE + b"<script>'</article>'</script></body></html>",
+    HEAD + b'</head><body><p title="</article>">x</p>' + ARTICLE + b"</body></html>",
+    HEAD + b"<!-- </head> --></head><body>" + ARTICLE + b"</body></html>",
+    HEAD + b"<script>'</head>'</script></head><body>" + ARTICLE + b"</body></html>",
+    HEAD + b'<meta content="</head>"></head><body>' + ARTICLE + b"</body></html>",
+    HEAD + b"</head><body><article data-pagefind-body><p>Never closed</p></body></html>",
+])
+def test_a_page_is_given_whole_when_cutting_it_is_not_certainly_safe(page) -> None:
+    assert searchable(page) is page
+
+
+def test_what_pagefind_skips_outside_the_marked_elements_is_cut() -> None:
+    page = (HEAD + b'</head><body class="x"><header><img src="/logo.png" alt="Logo">'
+            b"<nav><a href=/>Home</a></nav></header>" + ARTICLE
+            + b'<section data-pagefind-ignore="all"><h2>Related</h2></section>'
+            b"<div data-pagefind-body><p>Second part</p></div><footer>F</footer></body></html>")
+    assert searchable(page) == (HEAD + b"</head><body>" + ARTICLE
+                                + b"<div data-pagefind-body><p>Second part</p></div>"
+                                + b"</body></html>")
+
+
+_HEAD_PIECES = [b"<title>T</title>", b'<meta name="a" content="b">', b"<!-- </head> -->",
+                b"<script>'</head>'</script>", b'<meta content="</head>">',
+                b'<meta data-pagefind-meta="image[content]" content="/i.png">', b"<style>",
+                b"</style>"]
+# Markup around and inside the marked element: mostly what themes write, ...
+_BODY_PIECES = [b"<p>words</p>", b"words ", b"<div>", b"</div>", b"<p>", b"</p>", b"<br>",
+                b'<img src="/i.png" alt="A picture">', b"<h2>Title two</h2>", b"<svg/>",
+                b'<h1 id="t">Heading</h1>', b"<li>item", b"<footer>", b"</footer>",
+                b"<section><p>more words</p></section>", b"<article>", b"</article>",
+                b'<div data-pagefind-ignore="all"><p>skipped</p></div>',
+                b"<span data-pagefind-ignore>ignored</span>", b"<span>", b"</span>"]
+# ... and at most two pieces of what Pagefind reads outside it or what could mislead.
+_ODD_PIECES = [b'<span data-pagefind-meta="m:v"></span>',
+               b'<span data-pagefind-filter="f:x"></span>', b'<b data-pagefind-sort="s:1">',
+               b"<!-- c -->", b"<!--", b"-->", b"<script>", b"</script>", b'<a title="x<y">',
+               b'<p title="a>b<div">', b"<template>", b"<div data-pagefind-body>",
+               b"&lt;/div&gt;", b"</body>", b"</html>", b"<P>Upper</P>", b"<DIV>"]
+_PIECES = st.lists(st.sampled_from(_BODY_PIECES), max_size=5)
+
+
+@settings(max_examples=100, deadline=None)
+@given(head=st.lists(st.sampled_from(_HEAD_PIECES), max_size=2),
+       parts=st.tuples(_PIECES, _PIECES, _PIECES),
+       odd=st.lists(st.tuples(st.sampled_from(_ODD_PIECES), st.integers(0, 2),
+                              st.integers(0, 5)), max_size=2))
+def test_pagefind_indexes_any_page_as_it_indexes_what_searchable_keeps(
+        pagefind, head, parts, odd) -> None:
+    """Whatever the markup, Pagefind makes the same bundle of the page as of the part
+    ``searchable`` hands it (a second, plain page keeps the index from being empty)."""
+    before, inside, after = (list(part) for part in parts)
+    for piece, part, position in odd:
+        (before, inside, after)[part].insert(position, piece)
+    page = (HEAD + b"".join(head) + b"</head><body>" + b"".join(before)
+            + b'<div class="x" data-pagefind-body>' + b"".join(inside) + b"</div>"
+            + b"".join(after) + b"</body></html>")
+    other = HEAD + b"</head><body>" + ARTICLE + b"</body></html>"
+    whole = bundle_of(pagefind, [("/a/", other), ("/b/", page)])
+    assert bundle_of(pagefind, [("/a/", other), ("/b/", searchable(page))]) == whole
