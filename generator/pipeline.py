@@ -197,7 +197,7 @@ def build_site(
             # bundle file.
             index_first = index is not None and len(index.services) < 2
             if index_first:
-                _finish_index(index, phases)
+                _finish_index(index, sink, phases)
             for data in _data_files(graph, urls, specs):
                 _write_data_file(data, sink, feed_key, recorded, records)
             phases.done("feeds, sitemaps, filter listings")
@@ -205,7 +205,7 @@ def build_site(
                 graph, urls, _claimreview_items(specs, cache, feed_key)))
             phases.done("ClaimReview data feed")
             if index is not None and not index_first:
-                _finish_index(index, phases)
+                _finish_index(index, sink, phases)
             _copy_files(sink, theme, content.static_files, urls, report)
             if links is not None and not report.has_errors:
                 _check_links(links, sink.produced, site_dir, report)
@@ -274,8 +274,11 @@ def _kept_identity(sink: OutputWriter, recorded: dict[str, PageRecord],
     return known
 
 
-def _finish_index(index: ShardedIndex, phases: Phases) -> None:
-    """Wait for the last shards and write their bundles (their Pagefinds stop then)."""
+def _finish_index(index: ShardedIndex, sink: OutputWriter | NullSink, phases: Phases) -> None:
+    """Wait for the last shards and write their bundles (their Pagefinds stop then).
+    The output folder is listed for the commit first (``OutputWriter.survey``): an
+    edit's shard is usually still in Pagefind here."""
+    sink.survey()
     index.finish()
     phases.done(f"search index: the last shard ({index.indexed} of "
                 f"{len(index.folders)} shards indexed, the rest unchanged)")

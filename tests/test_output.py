@@ -18,6 +18,7 @@ from generator.writer import (
     NullSink,
     OutputWriter,
     UnsafeOutput,
+    WriteStats,
     check_relpath,
 )
 
@@ -480,6 +481,43 @@ def test_writer_commits_and_removes_stale_files(tmp_path):
         "keep",
         "keep/index.html",
     ]
+
+
+def _rebuild_after(out: Path, survey: bool) -> tuple[WriteStats, list[str]]:
+    """A rebuild into ``out`` that may list the folder (survey) half-way through."""
+    writer = OutputWriter(out)
+    writer.write("index.html", b"home")
+    writer.write("keep/index.html", b"kept")
+    if survey:
+        writer.survey()
+    (out / "gone" / "index.html").unlink()  # by someone else, before the commit
+    writer.write("late/index.html", b"written after the survey, there before")
+    writer.write(".well-known/security.txt", b"Contact: x")  # a dot entry new to the site
+    stats = writer.commit()
+    return stats, sorted(p.relative_to(out).as_posix() for p in out.rglob("*"))
+
+
+@pytest.mark.parametrize("survey", [False, True])
+def test_a_survey_before_the_commit_removes_what_the_commit_alone_removes(tmp_path, survey):
+    """The stale files found by a survey made while the build waits (for Pagefind) are
+    those the commit would find itself: files produced after it stay, files gone since
+    are no error, and a dot entry the site writes for the first time is looked into."""
+    out = tmp_path / "out"
+    first = OutputWriter(out)
+    for relpath in ("index.html", "keep/index.html", "late/index.html", "gone/index.html",
+                    "old/deep/index.html", "old/deep/page/2/index.html"):
+        first.write(relpath, b"before")
+    first.commit()
+    (out / "empty" / "inside").mkdir(parents=True)
+    (out / ".well-known").mkdir()
+    (out / ".well-known" / "unmanaged.txt").write_text("not the site's, until it is")
+    stats, tree = _rebuild_after(out, survey)
+    assert stats.changed == [".well-known/security.txt", ".well-known/unmanaged.txt",
+                             "index.html", "keep/index.html", "late/index.html",
+                             "old/deep/index.html", "old/deep/page/2/index.html"]
+    assert (stats.written, stats.removed) == (4, 3)
+    assert tree == sorted([".well-known", ".well-known/security.txt", MARKER, "index.html",
+                           "keep", "keep/index.html", "late", "late/index.html"])
 
 
 def test_writer_writes_a_file_in_parts_and_stages_it_only_when_new(tmp_path):
