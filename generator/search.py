@@ -69,7 +69,6 @@ class SearchFailed(Exception):
 
 class Sink(Protocol):
     produced: set[str]
-    keeps_files: bool  # whether current() can give back what write() was given
 
     def write(self, relpath: str, data: bytes) -> None: ...
 
@@ -735,12 +734,12 @@ class ShardedIndex:
     site (Pagefind holds a whole index in memory while it builds it). The build renders
     check pages grouped by shard (``shard_by_file``).
 
-    A shard whose pages are, in what Pagefind reads of them (:func:`page_digest`), those
-    of the last build is not re-indexed: its files come from ``cache``, which keeps only
-    the latest bundle of each shard. And if the output folder still holds them as the
-    last build left them (``recorded``: its record of each output file), they are kept as
-    they are, neither read nor written. ``bundle_files`` says which bundle each file
-    published now belongs to, for the next build's records.
+    A shard whose pages are, in what Pagefind is given of them (:func:`page_digest` of
+    :func:`searchable`), those of the last build is not re-indexed: its files come from
+    ``cache``, which keeps only the latest bundle of each shard. And if the output folder
+    still holds them as the last build left them (``recorded``: its record of each output
+    file), they are kept as they are, neither read nor written. ``bundle_files`` says
+    which bundle each file published now belongs to, for the next build's records.
 
     ``services`` are the Pagefinds to use, each for one index after another; the caller
     starts them (early, while the build's process is small). With two, two shards are
@@ -757,7 +756,7 @@ class ShardedIndex:
         self.sink = sink
         self.pages = pages
         self.recorded = recorded or {}  # by the last build, by output file
-        self.digests: dict[str, str] = {}  # output file → page_digest of each page so far
+        self.digests: dict[str, str] = {}  # output file → digest of each page so far
         self.place = place  # a path below /pagefind/ → the output file
         self.cache = cache
         self._version = _pagefind_version().encode()  # in every shard's key; looked up once
@@ -769,7 +768,7 @@ class ShardedIndex:
         self.services = list(services)[:1 if largest > PARALLEL_SHARD_PAGES else None]
         for unused in services[len(self.services):]:
             unused.close()  # shards too large to index two at a time
-        self._waiting: dict[int, list[tuple[str, str, str | None]]] = {}  # relpath, digest, html
+        self._waiting: dict[int, list[tuple[str, str, bytes | None]]] = {}  # relpath, digest, cut
         self._done: set[int] = set()
         self.indexed = 0  # shards Pagefind built in this run (the others were unchanged)
         self._running: list[_Bundling] = []  # the shards Pagefind works on, oldest first
@@ -782,10 +781,12 @@ class ShardedIndex:
     def write(self, relpath: str, data: bytes) -> None:
         self.sink.write(relpath, data)
         if relpath in self.pages:
-            # A sink that keeps the file gives it back when the shard is indexed: a
-            # shard's pages are not held in memory while the shard before it indexes.
-            html = None if self.sink.keeps_files else searchable(data).decode("utf-8")
-            self._arrived(relpath, page_digest(data), html)
+            # The shard's key hashes what Pagefind is given, so a page that changed only
+            # in what is cut away (header, footer, related checks) indexes nothing again.
+            # The cut is held until its shard is indexed, not read and cut again: about
+            # 10 kB a page, 10 MB for a shard of 1,000.
+            cut = searchable(data)
+            self._arrived(relpath, page_digest(cut), cut)
 
     def keep(self, relpath: str) -> None:
         """A page the output folder already holds (as the last build recorded it)."""
@@ -794,10 +795,10 @@ class ShardedIndex:
             record = self.recorded.get(relpath)
             digest = record.digest if record is not None else ""
             if not digest:  # not known: read it (once, here)
-                digest = page_digest(self.sink.current(relpath))
+                digest = page_digest(searchable(self.sink.current(relpath)))
             self._arrived(relpath, digest, None)
 
-    def _arrived(self, relpath: str, digest: str, html: str | None) -> None:
+    def _arrived(self, relpath: str, digest: str, html: bytes | None) -> None:
         self.digests[relpath] = digest
         shard = self.shard_by_file[relpath]
         waiting = self._waiting.setdefault(shard, [])
@@ -816,7 +817,7 @@ class ShardedIndex:
     def __getattr__(self, name: str) -> Any:  # produced, copy …: the real sink's
         return getattr(self.sink, name)
 
-    def _index(self, shard: int, pages: list[tuple[str, str, str | None]]) -> None:
+    def _index(self, shard: int, pages: list[tuple[str, str, bytes | None]]) -> None:
         """Index one shard (see :meth:`_index_shard`); after the last, retire the
         Pagefinds."""
         self._index_shard(shard, pages)
@@ -835,12 +836,11 @@ class ShardedIndex:
             if service not in busy:
                 service.close()
 
-    def _index_shard(self, shard: int, pages: list[tuple[str, str, str | None]]) -> None:
+    def _index_shard(self, shard: int, pages: list[tuple[str, str, bytes | None]]) -> None:
         """Index one shard's pages, or publish its bundle from the cache when they are
-        the pages it was made from: the same links to the same bytes. A page arrives
-        without its HTML (``None``) when the sink can give it back (a page kept from the
-        last build, or one written to the output or staging folder); it is read then,
-        and only if Pagefind needs it.
+        the pages it was made from: the same links to the same bytes given to Pagefind.
+        A page kept from the last build arrives without them (``None``); it is read and
+        cut then, and only if Pagefind needs it.
         """
         self._done.add(shard)
         pages.sort()
@@ -859,10 +859,10 @@ class ShardedIndex:
         busy = [running.service for running in self._running]
         service = next(service for service in self.services if service not in busy)
         self.indexed += 1
-        for relpath, _, html in pages:
-            if html is None:
-                html = searchable(self.sink.current(relpath)).decode("utf-8")
-            service.add(self.pages[relpath], html)
+        for relpath, _, cut in pages:
+            if cut is None:
+                cut = searchable(self.sink.current(relpath))
+            service.add(self.pages[relpath], cut.decode("utf-8"))
         # Pagefind works on this shard while the next pages render.
         self._running.append(_Bundling(service, shard, slot, key))
 

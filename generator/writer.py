@@ -159,7 +159,6 @@ class NullSink:
 
     def __init__(self) -> None:
         self.produced: set[str] = set()
-        self.keeps_files = False  # what it is given cannot be read back
         self.fresh = False  # nothing is written, so nothing to keep is missing
 
     def write(self, relpath: str, data: bytes) -> None:
@@ -209,8 +208,6 @@ class OutputWriter:
         # 13,000 pages in as many folders would cost 13,000 more folders to make and
         # remove (a quarter of a rebuild that rewrites every page).
         self.staged: dict[str, str] = {}
-        # Files can be read back (current()) instead of being held in memory.
-        self.keeps_files = True
         # A folder this build creates (fresh) holds no earlier site to protect: files go
         # straight in (a failed build removes the folder again), and committing moves
         # nothing. Nor does it hold a file to keep: every page is rendered, and the

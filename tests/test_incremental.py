@@ -10,7 +10,7 @@ import json
 import re
 
 import pytest
-from conftest import REPO, Site, snapshot
+from conftest import REPO, SITE_YAML, Site, snapshot
 
 from generator import feeds, listings
 from generator.cache import DiskCache
@@ -254,6 +254,35 @@ def test_a_stylesheet_edit_renders_every_page_but_indexes_no_search_shard(
     page = site.html("checks/check-3/index.html")
     assert "style." in page.find("link", rel="stylesheet")["href"]
     assert snapshot(site.out) == from_nothing(run, site, tmp_path, "fresh")
+
+
+def test_a_footer_edit_renders_every_page_but_indexes_no_search_shard(site, run, tmp_path):
+    """Pagefind is given a check page's article and head only (search.searchable), and a
+    shard's key hashes that: a theme edit outside the article changes every page and no
+    shard. An edit inside it (a heading's text) indexes every shard again."""
+    corpus(site)
+    site.write("content/site.yaml", SITE_YAML + "search_shard_size: 5\n")  # 24 checks
+    rebuild(run, site)
+    base = (REPO / "templates" / "base.html").read_text(encoding="utf-8")
+    assert base.count("</footer>") == 1
+    site.write("templates/base.html",
+               base.replace("</footer>", "<p>Corrections policy</p></footer>"))
+    result = run("build", str(site.root), "-q", "--profile")
+    assert result.code == 0, result.err
+    assert re.search(r"render pages \(\d+ rendered, 0 unchanged\)", result.err), result.err
+    assert re.search(r"\(0 of \d+ shards indexed", result.err), result.err
+    assert "Corrections policy" in site.html("checks/check-3/index.html").find("footer").text
+    assert snapshot(site.out) == from_nothing(run, site, tmp_path, "fresh")
+
+    check = (REPO / "templates" / "check.html").read_text(encoding="utf-8")
+    assert check.count('data-pagefind-ignore>The claim<') == 1
+    site.write("templates/check.html", check.replace('data-pagefind-ignore>The claim<',
+                                                     '>The claim checked<'))
+    result = run("build", str(site.root), "-q", "--profile")
+    assert result.code == 0, result.err
+    indexed = re.search(r"\((\d+) of (\d+) shards indexed", result.err)
+    assert indexed and indexed.group(1) == indexed.group(2) != "1", result.err
+    assert snapshot(site.out) == from_nothing(run, site, tmp_path, "fresh again")
 
 
 def test_a_new_output_folder_with_a_warm_cache_renders_every_page_on_forks(
