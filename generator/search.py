@@ -570,6 +570,8 @@ def searchable(data: bytes) -> bytes:
     for tag in _start_tags(low, _BODY_ATTRIBUTE, _MARKED_BODY, start):
         if tag.start() < pos:
             continue  # inside one already kept
+        if tag.group(1) in (b"body", b"html"):
+            return data  # the whole page is the content: nothing to cut
         end = _element_end(low, tag.group(1), tag.end())
         if (end is None or _DOCUMENT_END.search(low, pos, tag.start())
                 or _read_outside(low, pos, tag.start(), after=len(kept) > 2)

@@ -664,6 +664,7 @@ ARTICLE = b"<article data-pagefind-body><h1>Phones</h1><p>Batteries and words</p
     HEAD + b"<script>'</head>'</script></head><body>" + ARTICLE + b"</body></html>",
     HEAD + b'<meta content="</head>"></head><body>' + ARTICLE + b"</body></html>",
     HEAD + b"</head><body><article data-pagefind-body><p>Never closed</p></body></html>",
+    HEAD + b"</head><body data-pagefind-body><p>The whole body</p></body></html>",
 ])
 def test_a_page_is_given_whole_when_cutting_it_is_not_certainly_safe(page) -> None:
     assert searchable(page) is page
