@@ -15,6 +15,7 @@ except through the build's sink.
     SearchIndex      the running service: add(url, html), files(), reset(), close()
     ShardedIndex     a sink that also indexes the check pages written through it, in
                      shards of a bounded size that merge in the browser
+    searchable       the part of a page Pagefind is given (its head and marked content)
     SearchFailed     the binary is missing, cannot run, or failed; the build reports it
 
 Determinism: Pagefind names its chunks by their content hashes, and since 1.3 the word
@@ -562,10 +563,9 @@ def searchable(data: bytes) -> bytes:
     if head is None:
         return data
     start = head.start()
-    if (_UNSURE.search(low, start) or _QUOTED_ANGLE.search(low, start)
-            or not _head_closed(low[:start])):
+    if _UNSURE.search(low, start) or _QUOTED_ANGLE.search(low) or not _head_closed(low, start):
         return data
-    kept = [data[:start], b"</head><body>"]
+    parts: list[bytes] = []  # the marked elements, in order
     pos = start
     for tag in _start_tags(low, _BODY_ATTRIBUTE, _MARKED_BODY, start):
         if tag.start() < pos:
@@ -574,15 +574,14 @@ def searchable(data: bytes) -> bytes:
             return data  # the whole page is the content: nothing to cut
         end = _element_end(low, tag.group(1), tag.end())
         if (end is None or _DOCUMENT_END.search(low, pos, tag.start())
-                or _read_outside(low, pos, tag.start(), after=len(kept) > 2)
+                or _read_outside(low, pos, tag.start(), after=bool(parts))
                 or _closes_outside(low, start, tag.end(), low.rfind(b"<", 0, end))):
             return data
-        kept.append(data[tag.start():end])
+        parts.append(data[tag.start():end])
         pos = end
-    if len(kept) == 2 or _read_outside(low, pos, len(low), after=True):
+    if not parts or _read_outside(low, pos, len(low), after=True):
         return data
-    kept.append(b"</body></html>")
-    return b"".join(kept)
+    return b"".join([data[:start], b"</head><body>", *parts, b"</body></html>"])
 
 
 def _closes_outside(low: bytes, body: int, start: int, end: int) -> bool:
@@ -590,16 +589,12 @@ def _closes_outside(low: bytes, body: int, start: int, end: int) -> bool:
     an element still open before it (from ``body``, where the head ends, on). Pagefind's
     HTML parser closes the nearest open element of that name and every element inside
     it: the marked one too, whose text is then lost, which leaving out what came before
-    would change."""
+    would change. Such an end tag ends, in the content, an element open at its start."""
     names = sorted(_open_before(low, body, start))  # the same few on every page of a theme
     closing = re.compile(rb"</(" + b"|".join(names) + rb")[\s>/]")  # compiled once, cached
-    for name in {match.group(1) for match in closing.finditer(low, start, end)}:
-        depth = 0
-        for tag in re.finditer(rb"<(/?)" + name + rb"[\s>/]", low[start:end]):
-            depth += -1 if tag.group(1) else 1
-            if depth < 0:
-                return True
-    return False
+    content = low[start:end]
+    return any(_element_end(content, name, 0) is not None
+               for name in {match.group(1) for match in closing.finditer(content)})
 
 
 def _open_before(low: bytes, body: int, end: int) -> set[bytes]:
@@ -650,14 +645,14 @@ def _in_parent(low: bytes, pos: int, end: int) -> bool:
             pos = close
 
 
-def _head_closed(head: bytes) -> bool:
-    """Whether the (lowercased) page up to where its head seems to end is whole: not
-    inside a tag, a comment or a raw text element such as a script."""
-    if not head.rstrip().endswith(b">") or _QUOTED_ANGLE.search(head):
+def _head_closed(low: bytes, end: int) -> bool:
+    """Whether the (lowercased) page up to ``end``, where its head seems to end, is
+    whole: not inside a tag, a comment or a raw text element such as a script."""
+    if not low[:end].rstrip().endswith(b">"):
         return False
-    for opened in _RAW_TEXT_START.finditer(head):
+    for opened in _RAW_TEXT_START.finditer(low, 0, end):
         closing = b"-->" if opened.group(1) is None else b"</" + opened.group(1)
-        if head.find(closing, opened.end()) == -1:
+        if low.find(closing, opened.end(), end) == -1:
             return False
     return True
 
