@@ -457,10 +457,11 @@ class OutputWriter:
         output folder can be a checkout of a publishing branch (``.git``): ``dots`` are
         the site's.
         """
-        surveyed, self._survey = self._survey, None
-        if surveyed is None or not dots <= surveyed[0]:
-            surveyed = frozenset(dots), *self._unproduced(dots)
-        _, files, emptied = surveyed
+        survey, self._survey = self._survey, None
+        if survey is not None and dots <= survey[0]:
+            _, files, emptied = survey
+        else:
+            files, emptied = self._unproduced(dots)
         removed: list[str] = []
         for relpath in files:
             if relpath in self.produced:
