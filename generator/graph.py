@@ -256,7 +256,7 @@ def _related_positions(
         add(("t", slug), tag.entries, 1)
 
     slugs: dict[str, str] = {}  # tag → tag_slug(tag), which is slow-ish to recompute
-    found: list[list[int]] = list(again[1]) if again is not None else []
+    found: list[list[int]] = list(again[1]) if again is not None else [[] for _ in entries]
     for me in sorted(again[0]) if again is not None else range(n):
         entry = entries[me]
         keys = [("c", slug) for slug in entry.companies]
@@ -273,10 +273,7 @@ def _related_positions(
                 packed[p] = get(p, -p) + weight
         packed.pop(me, None)  # not related to itself
         best = sorted(packed.values(), reverse=True)[:RELATED_CHECKS]
-        if again is not None:
-            found[me] = [-v % n for v in best]
-        else:
-            found.append([-v % n for v in best])
+        found[me] = [-v % n for v in best]
     return found
 
 
