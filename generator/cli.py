@@ -16,7 +16,7 @@ from pathlib import Path
 
 from . import __version__
 from .build import CACHE_DIR, BuildOptions, build
-from .diagnostics import BuildFailed, Diagnostic, Report
+from .diagnostics import WARNINGS_PER_KIND, BuildFailed, Diagnostic, Report, condense
 from .progress import Progress
 
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
@@ -51,6 +51,9 @@ def _parser() -> argparse.ArgumentParser:
             help="how to print problems (github: Actions annotations)",
         )
         cmd.add_argument("-q", "--quiet", action="store_true", help="print only errors")
+        cmd.add_argument("--all-warnings", action="store_true",
+                         help=f"print every warning (by default the first "
+                              f"{WARNINGS_PER_KIND} of each kind, then how many more)")
         cmd.add_argument("-j", "--jobs", type=int, metavar="N",
                          help="processes for rendering Markdown (and pages, when a rebuild "
                               "renders many), and two search indexers from 2 up "
@@ -162,20 +165,23 @@ def _options(args: argparse.Namespace) -> BuildOptions | None:
     )
 
 
-def print_diagnostics(
-    items: list[Diagnostic], fmt: str, quiet: bool, site: Path | None = None, strict: bool = False
-) -> None:
-    """Print problems; ``-q`` hides warnings unless ``--strict`` made them fatal."""
-    for item in items:
-        if quiet and not strict and item.severity.value == "warning":
-            continue
-        if fmt == "github":
+def print_diagnostics(args: argparse.Namespace, items: list[Diagnostic], site: Path,
+                      strict: bool = False) -> None:
+    """Print problems as ``args`` asks. ``-q`` hides warnings unless ``--strict`` made
+    them fatal; past the first few of each kind, warnings are only counted."""
+    if args.quiet and not strict:
+        items = [item for item in items if item.severity.value != "warning"]
+    condensed = condense(items, None if args.all_warnings else WARNINGS_PER_KIND)
+    for item in condensed.shown:
+        if args.format == "github":
             # Annotations need paths from the repository root, where Actions runs us.
-            if site is not None and not Path(item.path).is_absolute():
+            if not Path(item.path).is_absolute():
                 item = dataclasses.replace(item, path=os.path.relpath(site / item.path))
             print(item.format_github(), file=sys.stderr)
         else:
             print(item.format(), file=sys.stderr)
+    for line in condensed.more_lines("--all-warnings prints every one"):
+        print(line, file=sys.stderr)
 
 
 def _run(args: argparse.Namespace, write: bool) -> int:
@@ -187,7 +193,7 @@ def _run(args: argparse.Namespace, write: bool) -> int:
             result = build(options, write=write, progress=progress)
     except BuildFailed as failed:
         report: Report = failed.report
-        print_diagnostics(report.items, args.format, args.quiet, options.site_dir, args.strict)
+        print_diagnostics(args, report.items, options.site_dir, args.strict)
         errors, warnings = len(report.errors), len(report.warnings)
         reason = f"{errors} error(s)" if errors else f"{warnings} warning(s) under --strict"
         print(
@@ -196,7 +202,7 @@ def _run(args: argparse.Namespace, write: bool) -> int:
             file=sys.stderr,
         )
         return EXIT_ERRORS
-    print_diagnostics(result.report.items, args.format, args.quiet, options.site_dir)
+    print_diagnostics(args, result.report.items, options.site_dir)
     if args.profile:  # per step: seconds, this process's CPU seconds, its peak memory
         phases = result.phases
         print("    wall  cpu(this process)  peak  step", file=sys.stderr)

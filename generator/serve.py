@@ -48,7 +48,7 @@ from . import default_theme_dir
 from .build import CACHE_DIR, BuildOptions, BuildResult, build
 from .cache import seed_cache
 from .config import load_config
-from .diagnostics import BuildFailed, Report
+from .diagnostics import BuildFailed, Report, condense
 from .progress import Progress
 from .theme import Theme
 from .urls import Urls
@@ -449,10 +449,12 @@ class Preview:
     def _print_warnings(self, report: Report) -> None:
         """Print the warnings not printed before (a rebuild does not repeat old ones)."""
         current = {d.format() for d in report.warnings}
-        if not self.quiet:
-            for text in (d.format() for d in report.warnings):
-                if text not in self._warnings:
-                    print(text, file=self.err)
+        if not self.quiet:  # counted past the first few of a kind, as by factsite build
+            condensed = condense([d for d in report.warnings if d.format() not in self._warnings])
+            for item in condensed.shown:
+                print(item.format(), file=self.err)
+            for line in condensed.more_lines("factsite build --all-warnings prints every one"):
+                print(line, file=self.err)
         self._warnings = current
 
     def _report_success(self, result: BuildResult, reloaded: int) -> None:

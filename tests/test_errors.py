@@ -708,6 +708,85 @@ def test_unknown_nested_keys_are_warnings(site, run, good):
     problem(result.err, "content/entries/x.md:8: warning: unknown source field 'link'")
 
 
+# -- many warnings of one kind: the first ten, then a count ----------------------------
+
+NO_CLAIM_URLS = "ClaimReview: 'itemReviewed' has no 'appearance' or 'firstAppearance'"
+LONG_CLAIM = re.compile(r"ClaimReview: 'claimReviewed' is \d+ characters")
+
+
+def archive(site, old: int, long: int, unknown: int) -> None:
+    """Checks as a migrated archive has them: ``old`` without claim URLs, ``long`` with
+    claims of different lengths over 75 characters, ``unknown`` each with its own
+    unknown field."""
+    for n in range(old):
+        site.write(f"content/entries/2019-01-{n + 1:02d}-old-{n}.md", broken_entry(
+            f"title: Old {n}", "claim: Said", "verdict: false", "published: 2019-01-01",
+            "companies: [BYD]", "claimant: Someone"))
+    for n in range(long):
+        site.entry(f"2019-02-{n + 1:02d}-long-{n}", title=f"Long {n}", claim="x" * (76 + n))
+    for n in range(unknown):
+        site.entry(f"2019-03-{n + 1:02d}-field-{n}", title=f"Field {n}", extra=f"legacy_{n}: 1")
+
+
+def warning_lines(err: str, pattern: str | re.Pattern[str]) -> list[str]:
+    return [line for line in err.splitlines()
+            if ": warning: " in line and re.search(pattern, line)]
+
+
+def test_repeated_warnings_are_counted_past_ten_of_a_kind(site, run, good):
+    archive(site, old=13, long=12, unknown=11)
+    every = run("build", str(site.root), "--all-warnings")
+    assert every.code == 0, every.err
+    assert len(warning_lines(every.err, NO_CLAIM_URLS)) == 13
+    assert len(warning_lines(every.err, LONG_CLAIM)) == 12
+    assert len(warning_lines(every.err, "unknown entry field 'legacy_")) == 11
+    assert not any(line.startswith("factsite: ") for line in every.err.splitlines())
+    assert "36 warning(s)" in every.out
+
+    result = run("build", str(site.root))
+    assert result.code == 0, result.err
+    assert "36 warning(s)" in result.out  # the count is of all of them
+    # The first ten of a kind, as found; claims of other lengths are the same kind,
+    # fields of other names are not.
+    assert warning_lines(result.err, NO_CLAIM_URLS) == warning_lines(every.err, NO_CLAIM_URLS)[:10]
+    assert warning_lines(result.err, LONG_CLAIM) == warning_lines(every.err, LONG_CLAIM)[:10]
+    assert len(warning_lines(result.err, "unknown entry field 'legacy_")) == 11
+    # Then a count for each kind left out, the commonest first, each named by the first
+    # one left out.
+    lines = result.err.splitlines()
+    start = lines.index("factsite: 5 more warning(s) not shown (only the first 10 of each "
+                        "kind are; --all-warnings prints every one):")
+    first_old = warning_lines(every.err, NO_CLAIM_URLS)[10].replace("warning: ", "")
+    first_long = warning_lines(every.err, LONG_CLAIM)[10].replace("warning: ", "")
+    assert lines[start + 1:] == [f"  3 like {first_old}", f"  2 like {first_long}"]
+
+
+def test_errors_are_never_counted_away(site, run, good):
+    for n in range(12):
+        site.entry(f"e{n}", verdict="flase")
+    err = fails(site, run, good)
+    assert len(errors(err)) == 12
+    assert "not shown" not in err
+
+
+def test_strict_counts_repeated_warnings_too(site, run, good):
+    archive(site, old=12, long=0, unknown=0)
+    every = run("check", str(site.root), "--all-warnings")
+    assert len(warning_lines(every.err, NO_CLAIM_URLS)) == 12
+    err = fails(site, run, good, "--strict")
+    assert warning_lines(err, NO_CLAIM_URLS) == warning_lines(every.err, NO_CLAIM_URLS)[:10]
+    first_hidden = warning_lines(every.err, NO_CLAIM_URLS)[10].replace("warning: ", "")
+    assert err.splitlines()[-3:] == [
+        "factsite: 2 more warning(s) not shown (only the first 10 of each kind are; "
+        "--all-warnings prints every one):",
+        f"  2 like {first_hidden}",
+        "factsite: build failed with 12 warning(s) under --strict; the previous output is "
+        "unchanged",
+    ]
+    assert run("build", str(site.root), "-q", "--strict").err == err  # fatal: shown
+    assert run("build", str(site.root), "-q").err == ""  # -q still hides them all
+
+
 # -- unsafe Markdown links -------------------------------------------------------------
 
 
@@ -913,6 +992,21 @@ def test_github_format(site, run, good, monkeypatch):
         ) in annotations
         assert summary.startswith(f"factsite: {command} failed with 2 error(s)")
     assert site.snapshot() == good
+
+
+def test_github_format_counts_repeated_warnings(site, run, good, monkeypatch):
+    """GitHub shows only ten warning annotations a step: the rest are counted in the log."""
+    monkeypatch.chdir(site.root)
+    archive(site, old=12, long=0, unknown=0)
+    result = run("build", str(site.root), "--format", "github")
+    assert result.code == 0, result.err
+    *annotations, summary, count = result.err.splitlines()
+    assert len(annotations) == 10
+    assert all(line.startswith("::warning file=content/entries/2019-01-") for line in annotations)
+    assert summary.startswith("factsite: 2 more warning(s) not shown")
+    like = re.fullmatch(r"  2 like (content/entries/2019-01-[^:]+):1: (.*)", count)
+    assert like and like[2].startswith(NO_CLAIM_URLS)
+    assert not any(f"file={like[1]}," in line for line in annotations)  # the first not shown
 
 
 def test_github_format_paths_are_relative_to_the_working_folder(site, run, good, monkeypatch):

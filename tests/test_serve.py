@@ -304,6 +304,33 @@ def test_serve_starts_from_the_sites_cache_and_restarts_from_its_own(site, run, 
     assert (site_cache.stat().st_mtime_ns, site_cache.read_bytes()) == before
 
 
+def test_serve_counts_repeated_warnings_and_prints_only_new_ones(site):
+    """The terminal gets ten warnings of a kind and a count, as from factsite build; a
+    rebuild prints only the warnings it did not print before."""
+    fill(site)
+
+    def old(n: int) -> None:  # a check without claim URLs, as archives have them
+        site.write(f"content/entries/2019/2019-01-{n + 1:02d}-old-{n}.md",
+                   f"---\ntitle: Old {n}\nclaim: Said\nverdict: false\n"
+                   f"published: 2019-01-01\ncompanies: [BYD]\nclaimant: Someone\n---\n")
+
+    missing = "warning: ClaimReview: 'itemReviewed' has no 'appearance'"
+    for n in range(12):
+        old(n)
+    with serving(site) as served:
+        first = served.err
+        assert first.count(missing) == 10
+        assert ("factsite: 2 more warning(s) not shown (only the first 10 of each kind are; "
+                "factsite build --all-warnings prints every one):") in first
+        for n in range(12, 15):
+            old(n)
+        assert served.server.preview.wait_for_builds(2, WAIT)
+        again = served.err[len(first):]
+    assert again.count(missing) == 3
+    assert all(f"-old-{n}.md" in again for n in range(12, 15))
+    assert "not shown" not in again
+
+
 def test_content_type_table():
     atom = b'<?xml version="1.0"?>\n<feed xmlns="http://www.w3.org/2005/Atom">'
     assert content_type("feed.xml", atom) == "application/atom+xml"
