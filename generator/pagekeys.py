@@ -4,15 +4,17 @@ A rebuild renders a page only when its key differs from the one the last build r
 (or its output file is no longer the one that build wrote); otherwise the file stays as
 it is. A key covers:
 
-- the *site key*: factsite's own code, every template file, the site settings, every
-  free page, the published asset names and the static files, which any page may show
-  (the footer links the free pages);
-- the page's address, its template and its *context*, walked value by value: the entries
-  it shows (each by what it was made from, see ``Entry.fingerprint``, or else by all its
-  fields, and with the companies shown beside it, see ``SiteGraph.companies_shown``),
-  their pagers, counts. Values a page spec *derives* (a check page's verdict, companies
-  and ClaimReview, made from the entry, the settings and the companies shown with it)
-  are covered by what they are made from.
+- the *site key*: factsite's own code, the site settings, every free page, the published
+  asset names and the static files, which any page may show (the footer links the free
+  pages);
+- the page's address, its template's key (``Theme.template_keys``: the sources of its
+  template, of those it extends, includes or imports, and of the check cards' macros;
+  editing ``company.html`` renders the company pages only) and its *context*, walked
+  value by value: the entries it shows (each by what it was made from, see
+  ``Entry.fingerprint``, or else by all its fields, and with the companies shown beside
+  it, see ``SiteGraph.companies_shown``), their pagers, counts. Values a page spec
+  *derives* (a check page's verdict, companies and ClaimReview, made from the entry, the
+  settings and the companies shown with it) are covered by what they are made from.
 
 Templates also see ``graph``. Reading the settings or free pages off it is covered by the
 site key, and so are the companies when a template reads them off it by name
@@ -81,8 +83,9 @@ class PageKeys:
         self.site_key = digest.digest()
 
     def key(self, path: str, template: str, context: dict[str, Any]) -> bytes | None:
-        """The page's key (16 bytes); ``None`` when its context holds a value that cannot
-        be hashed (the page is then rendered every time)."""
+        """The page's key (16 bytes), ``template`` being its template's key
+        (``Theme.template_keys``); ``None`` when its context holds a value that cannot be
+        hashed (the page is then rendered every time)."""
         digest = hashlib.blake2b(self.site_key, digest_size=16)
         try:
             self._feed(digest, path)

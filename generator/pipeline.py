@@ -50,7 +50,7 @@ from .parallel import ForkedMap
 from .plan import DataFile, PageSpec, plan_site
 from .search import FIX_HINT, SearchFailed, SearchIndex, ShardedIndex
 from .sitemap import robots_txt, sitemaps
-from .theme import TemplateFailed, Theme
+from .theme import CARD_TEMPLATE, TemplateFailed, Theme
 from .urls import Hrefs, Urls, output_file
 from .writer import NullSink, OutputWriter, UnsafeOutput
 
@@ -507,7 +507,7 @@ def base_context(
         kept = cards.get(key)
         if kept is None:
             if not ui:
-                ui.append(theme.macros("macros.html", context))
+                ui.append(theme.macros(CARD_TEMPLATE, context))
             html = ui[0].check_card(entry, heading)
             data = str(html).encode("utf-8", "surrogatepass")
             cards[key] = bodies.add(data) if bodies is not None else data
@@ -556,10 +556,11 @@ def _page_keys(specs: list[PageSpec], graph: SiteGraph, theme: Theme, urls: Urls
     """Output file → page key of every page, a note when the templates rule keys out,
     and the key the ClaimReview data feed's lines are kept under (see :mod:`pagekeys`)."""
     reads = _graph_reads(theme, cache)
+    templates = _template_keys(theme, sorted({spec.template for spec in specs}), cache)
     companies = sorted(graph.companies.values(), key=lambda c: c.slug)
     by_name = bool(reads & GRAPH_READS_OF_COMPANIES)  # then every page may show any company
     keys = PageKeys([
-        code_version(), theme.fingerprint, graph.config, urls.origin, urls.prefix,
+        code_version(), graph.config, urls.origin, urls.prefix,
         companies if by_name else None, graph.pages,
         sorted((a.name, a.published) for a in theme.assets.values()),
         sorted(f.relpath for f in static_files),
@@ -577,7 +578,7 @@ def _page_keys(specs: list[PageSpec], graph: SiteGraph, theme: Theme, urls: Urls
     unkeyed = bytes(16)  # a page whose context cannot be hashed
     raw = bytearray()
     for spec in specs:
-        raw += keys.key(spec.path, spec.template, spec.context) or unkeyed
+        raw += keys.key(spec.path, templates[spec.template], spec.context) or unkeyed
     del keys
     page_keys: dict[str, str | None] = {}
     for at, spec in enumerate(specs):
@@ -595,6 +596,18 @@ def _graph_reads(theme: Theme, cache: MemoryCache | DiskCache) -> set[str]:
         reads = theme.graph_reads()
         cache.put(key, reads)
     return reads
+
+
+def _template_keys(theme: Theme, names: list[str],
+                   cache: MemoryCache | DiskCache) -> dict[str, str]:
+    """:meth:`Theme.template_keys` of the page templates ``names``, kept in the cache
+    under the templates' hash, as :func:`_graph_reads` is (it parses them too)."""
+    key = content_key("template-keys", "\0".join([theme.fingerprint, *names]).encode())
+    keys = cache.get(key)
+    if keys is None:
+        keys = theme.template_keys(names)
+        cache.put(key, keys)
+    return keys
 
 
 def _render_pages(

@@ -19,6 +19,7 @@ from typing import Any
 
 import jinja2
 import jinja2.bccache
+import jinja2.meta
 from markupsafe import Markup
 
 from . import default_theme_dir
@@ -26,6 +27,9 @@ from .jsonld import script
 from .model import When
 
 ASSETS = "assets"
+# The templates whose macros the build calls from Python on any page (a check's card,
+# rendered once per build and reused by every listing; see pipeline.base_context).
+CARD_TEMPLATE = "macros.html"
 
 
 class _CompiledTemplates(jinja2.FileSystemBytecodeCache):
@@ -194,6 +198,42 @@ class Theme:
                 reads.add("*")
         return reads
 
+    def template_keys(self, names: list[str]) -> dict[str, str]:
+        """For each page template in ``names``, a hash of what its pages can show of the
+        theme: its source, the sources of the templates it extends, includes or imports
+        (at any depth, as this site resolves them: its own before the default theme's),
+        and those of :data:`CARD_TEMPLATE`, which every page may call.
+
+        Lets a rebuild after editing ``company.html`` render the company pages only. A
+        template that names another by a variable (``{% include name %}``), or one that
+        does not parse, gets :attr:`fingerprint`, the hash of every file, for all of
+        them: then any template edit renders every page again, which is always correct.
+        A template that is not found counts as absent: adding it changes the hash.
+        """
+        found: dict[str, tuple[bytes, list[str]] | None] = {}
+        keys: dict[str, str] = {}
+        for name in names:
+            reached: dict[str, bytes] = {}  # name → source
+            waiting = [name, CARD_TEMPLATE]
+            while waiting:
+                current = waiting.pop()
+                if current in reached:
+                    continue
+                if current not in found:
+                    found[current] = _source_and_references(self.env, current)
+                loaded = found[current]
+                if loaded is None:
+                    return dict.fromkeys(names, self.fingerprint)
+                reached[current], references = loaded
+                waiting.extend(references)
+            digest = hashlib.blake2b(digest_size=16)
+            for current, source in sorted(reached.items()):
+                digest.update(b"%s\0%d\0" % (current.encode("utf-8", "surrogatepass"),
+                                              len(source)))
+                digest.update(source)
+            keys[name] = digest.hexdigest()
+        return keys
+
     def macros(self, name: str, context: dict[str, Any]) -> Any:
         """Template ``name``'s macros bound to ``context``, callable from Python.
 
@@ -223,6 +263,25 @@ class Theme:
             lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
             source = lines[line - 1] if 0 < line <= len(lines) else None
         return TemplateFailed(str(path), line, message, source)
+
+
+def _source_and_references(env: jinja2.Environment,
+                           name: str) -> tuple[bytes, list[str]] | None:
+    """Template ``name``'s source and the templates it extends, includes or imports by
+    name; ``None`` when it names one by a variable, or does not parse."""
+    try:
+        source = env.loader.get_source(env, name)[0]  # type: ignore[union-attr]
+        references = list(jinja2.meta.find_referenced_templates(env.parse(source)))
+    except jinja2.TemplateNotFound:
+        return b"\0absent", []
+    except (jinja2.TemplateError, OSError, UnicodeDecodeError):
+        return None
+    named = [reference for reference in references if reference is not None]
+    if len(named) < len(references):
+        return None
+    # Not the file's path: the same sources make the same pages in another checkout (a
+    # CI cache restored elsewhere).
+    return source.encode("utf-8", "surrogatepass"), named
 
 
 def _template_frame(exc: BaseException) -> tuple[str | None, int | None]:

@@ -15,6 +15,7 @@ from conftest import REPO, SITE_YAML, Site, snapshot
 from generator import feeds, listings
 from generator.cache import DiskCache
 from generator.claimreview import validate_scripts
+from generator.theme import Theme
 
 
 def corpus(site: Site, count: int = 24) -> None:
@@ -87,8 +88,10 @@ def test_a_rebuild_after_an_edit_is_the_full_build(site, run, tmp_path, edit):
         assert 0 < rendered < total // 2, (rendered, total)
         assert "A new body for check 5." in (
             site.out / "checks" / "check-5" / "index.html").read_text(encoding="utf-8")
-    if edit in ("template", "settings"):
+    if edit == "settings":
         assert kept == 0  # every page shows them
+    if edit == "template":  # check.html: the check pages, and no other
+        assert rendered == len(list((site.out / "checks").glob("*/index.html"))) == 24
     if edit == "company profile":
         # its page and the pages showing checks of it; not the others (before, every
         # company was part of every page's key)
@@ -283,6 +286,93 @@ def test_a_footer_edit_renders_every_page_but_indexes_no_search_shard(site, run,
     indexed = re.search(r"\((\d+) of (\d+) shards indexed", result.err)
     assert indexed and indexed.group(1) == indexed.group(2) != "1", result.err
     assert snapshot(site.out) == from_nothing(run, site, tmp_path, "fresh again")
+
+
+def rendered_pages(run, site: Site) -> set[str]:
+    """Rebuild with the cache; the pages it rendered, known as those it wrote when it
+    wrote as many as it rendered (a page rendered the same is not written)."""
+    before = {path: path.stat().st_mtime_ns for path in site.out.rglob("*.html")}
+    rendered, _ = rebuild(run, site)
+    written = {path.relative_to(site.out).as_posix() for path, mtime in before.items()
+               if path.stat().st_mtime_ns != mtime}
+    assert len(written) == rendered, (rendered, sorted(written))
+    return written
+
+
+def test_a_page_template_edit_renders_only_the_pages_made_with_it(site, run, tmp_path):
+    """A page's key holds the sources of its template and of what that extends,
+    includes or imports (Theme.template_keys), not of every template: editing
+    company.html renders the company pages, a partial only the pages including it."""
+    corpus(site)
+    site.write("templates/check.html", '{% extends "!theme/check.html" %}{% block title %}'
+               '{% include "partials/title.html" %}{% endblock %}')
+    site.write("templates/partials/title.html", "T: {{ entry.title }}")
+    rebuild(run, site)
+    companies = {path.relative_to(site.out).as_posix()  # each page of each company
+                 for path in (site.out / "companies").rglob("index.html")
+                 if path.parent != site.out / "companies"}
+    assert len(companies) > 3
+
+    site.write("templates/company.html", '{% extends "!theme/company.html" %}{% block title %}'
+               'Company: {{ company.name }}{% endblock %}')
+    assert rendered_pages(run, site) == companies
+    assert site.html("companies/byd/index.html").title.text.startswith("Company: BYD")
+
+    site.write("templates/partials/title.html", "Check: {{ entry.title }}")
+    written = rendered_pages(run, site)
+    assert written == {f"checks/check-{n}/index.html" for n in range(24)}
+    assert site.html("checks/check-3/index.html").title.text == "Check: Check 3"
+    assert snapshot(site.out) == from_nothing(run, site, tmp_path, "fresh")
+
+    macros = (REPO / "templates" / "macros.html").read_text(encoding="utf-8")
+    site.write("templates/macros.html", macros + "\n{# a comment, but a new source #}\n")
+    assert rebuild(run, site)[1] == 0  # every page may show a check card
+
+
+def test_a_template_added_where_one_was_missing_renders_its_pages(site, run, tmp_path):
+    corpus(site)
+    site.write("templates/tag.html", '{% extends "!theme/tag.html" %}{% block main %}'
+               '{% include "partials/banner.html" ignore missing %}{{ super() }}{% endblock %}')
+    rebuild(run, site)
+    site.write("templates/partials/banner.html", '<p class="banner">Archive</p>')
+    written = rendered_pages(run, site)
+    assert written and all(path.startswith("tags/") for path in written), written
+    assert site.html("tags/shared/index.html").find(class_="banner").text == "Archive"
+    assert snapshot(site.out) == from_nothing(run, site, tmp_path, "fresh")
+
+
+def test_template_keys_do_not_depend_on_where_the_site_is(tmp_path):
+    """The same templates in another checkout (a CI cache restored elsewhere) keep their
+    keys; another source does not."""
+    themes = []
+    for name in ("one", "two"):
+        (tmp_path / name / "templates").mkdir(parents=True)
+        (tmp_path / name / "templates" / "tag.html").write_text(
+            '{% extends "!theme/tag.html" %}', encoding="utf-8")
+        themes.append(Theme(tmp_path / name))
+    names = ["check.html", "tag.html"]
+    assert themes[0].template_keys(names) == themes[1].template_keys(names)
+    (tmp_path / "two" / "templates" / "tag.html").write_text(
+        '{% extends "!theme/tag.html" %}{# edited #}', encoding="utf-8")
+    edited = Theme(tmp_path / "two").template_keys(names)
+    assert edited["tag.html"] != themes[0].template_keys(names)["tag.html"]
+    assert edited["check.html"] == themes[0].template_keys(names)["check.html"]
+
+
+def test_a_template_named_by_a_variable_makes_any_template_edit_render_every_page(
+        site, run, tmp_path):
+    """Which template ``{% include part %}`` reads is not known before rendering, so the
+    keys then hold every template file, as before template keys."""
+    corpus(site)
+    site.write("templates/tag.html", '{% extends "!theme/tag.html" %}{% block main %}'
+               '{% set part = "partials/banner.html" %}{% include part %}{{ super() }}'
+               '{% endblock %}')
+    site.write("templates/partials/banner.html", '<p class="banner">Archive</p>')
+    rebuild(run, site)
+    site.write("templates/company.html", '{% extends "!theme/company.html" %}{% block title %}'
+               'Company: {{ company.name }}{% endblock %}')
+    assert rebuild(run, site)[1] == 0
+    assert snapshot(site.out) == from_nothing(run, site, tmp_path, "fresh")
 
 
 def test_a_new_output_folder_with_a_warm_cache_renders_every_page_on_forks(
