@@ -382,17 +382,30 @@ def test_pagination_links_the_ends_and_the_neighbours_of_each_page(generated, si
 
 def test_a_long_listing_links_a_few_pages_from_each():
     paths = ["/"] + [f"/page/{n}/" for n in range(2, 501)]
+    linked: dict[int, list[int]] = {}
     for number in range(1, 501):
         links = Pager([], number, 500, 10_000, paths).window()
-        numbers = [link.number for link in links if link is not None]
-        assert len(links) <= 9 and numbers == sorted(set(numbers))
+        numbers = linked[number] = [link.number for link in links if link is not None]
+        assert len(links) <= 17 and numbers == sorted(set(numbers))
         assert {1, 500, number} <= set(numbers)
+        # the neighbours, and the nearest tens and hundreds as landmarks
+        assert set(range(max(1, number - 2), min(500, number + 2) + 1)) <= set(numbers)
+        for step in (10, 100):
+            for landmark in ((number - 1) // step * step, (number // step + 1) * step):
+                assert landmark in numbers or not 1 <= landmark <= 500, (number, landmark)
         assert all(paths[link.number - 1] == link.path for link in links if link)
         for at, link in enumerate(links):
             if link is None:  # a gap between two shown pages, of more than one page
                 assert links[at + 1].number - links[at - 1].number > 2
             elif at and links[at - 1] is not None:
                 assert link.number == links[at - 1].number + 1
+    # Any page is a few clicks from any other (before the landmarks: up to 125).
+    for start in range(1, 501):
+        clicks, reached = 0, {start}
+        while len(reached) < 500:
+            reached |= {n for page in reached for n in linked[page]}
+            clicks += 1
+        assert clicks <= 10, start
 
 
 def test_each_company_lists_exactly_its_checks_across_pages(generated, site):
