@@ -54,6 +54,18 @@ class Finding:
     severity: Severity
     message: str
     field: str | None = None
+    rule: str | None = None  # a warning's rule (WARNING_RULES), by which a site ignores it
+
+
+# The warnings, by rule (see docs/claimreview.md): Google's recommendations, which a site
+# may choose not to follow (``ignore_warnings`` in site.yaml). Errors cannot be ignored.
+WARNING_RULES = {
+    "CR121": "'claimReviewed' is at most 75 characters",
+    "CR122": "'claimReviewed' does not contain the verdict",
+    "CR162": "'itemReviewed.author' is present and named (set 'claimant')",
+    "CR164": "the claim is not dated after the check",
+    "CR166": "'itemReviewed' links where the claim was made (set 'claim_urls')",
+}
 
 
 # Findings are shared (they are frozen): most repeat on many pages (a site whose checks
@@ -66,8 +78,8 @@ def _error(message: str, field: str | None = None) -> Finding:
 
 
 @functools.lru_cache(maxsize=4096)
-def _warning(message: str, field: str | None = None) -> Finding:
-    return Finding(Severity.WARNING, message, field)
+def _warning(rule: str, message: str, field: str | None = None) -> Finding:
+    return Finding(Severity.WARNING, message, field, rule)
 
 
 # -- reading the JSON-LD blocks of a page -------------------------------------------------
@@ -355,6 +367,7 @@ def _check_claim(review: dict[str, Any]) -> list[Finding]:
     if len(claim) > MAX_CLAIM_LENGTH:
         findings.append(
             _warning(
+                "CR121",
                 f"ClaimReview: 'claimReviewed' is {len(claim)} characters; "
                 f"Google shows at most {MAX_CLAIM_LENGTH} (shorten 'claim')",
                 "claim",
@@ -367,6 +380,7 @@ def _check_claim(review: dict[str, Any]) -> list[Finding]:
         if re.search(rf"(?<!\w){words}(?!\w)", claim, re.IGNORECASE):
             findings.append(
                 _warning(
+                    "CR122",
                     f"ClaimReview: 'claimReviewed' contains the verdict '{label.strip()}'; "
                     "Google wants the claim alone, the verdict goes in 'reviewRating' "
                     "(reword 'claim')",
@@ -587,6 +601,7 @@ def _check_item(review: dict[str, Any], published: _Moment | None) -> list[Findi
     if problem:
         findings.append(
             _warning(
+                "CR162",
                 f"ClaimReview: {problem}; Google shows who made the claim (set 'claimant')",
                 "claimant",
             )
@@ -599,6 +614,7 @@ def _check_item(review: dict[str, Any], published: _Moment | None) -> list[Findi
         elif published is not None and published.before(claimed):
             findings.append(
                 _warning(
+                    "CR164",
                     f"ClaimReview: the claim was made on {claimed.text} "
                     f"('itemReviewed.datePublished'), after the check's 'datePublished' "
                     f"{published.text} (check 'claim_date')",
@@ -637,6 +653,7 @@ def _check_appearances(item: dict[str, Any]) -> list[Finding]:
     if not present:
         findings.append(
             _warning(
+                "CR166",
                 "ClaimReview: 'itemReviewed' has no 'appearance' or 'firstAppearance'; "
                 "Google recommends linking where the claim was made (add 'claim_urls')",
                 "claim_urls",

@@ -7,6 +7,7 @@ import zoneinfo
 from pathlib import Path
 from typing import Any
 
+from .claimreview import WARNING_RULES
 from .diagnostics import Report, did_you_mean
 from .fields import Fields
 from .frontmatter import Document, SourceError, decode, parse_yaml
@@ -14,7 +15,7 @@ from .model import Publisher, SiteConfig, Verdict
 
 SITE_KEYS = (
     "title", "base_url", "language", "description", "publisher", "contact", "timezone",
-    "per_page", "search", "search_shard_size", "allow_html", "verdicts",
+    "per_page", "search", "search_shard_size", "allow_html", "verdicts", "ignore_warnings",
 )  # fmt: skip
 VERDICT_KEYS = ("id", "label", "rating", "color", "description")
 PUBLISHER_KEYS = ("name", "url", "logo")
@@ -128,9 +129,31 @@ def _read_config(doc: Document, report: Report, base_url_override: str | None) -
         search_shard_size=fields.integer("search_shard_size", None),
         allow_html=fields.boolean("allow_html", False),
         verdicts=_read_verdicts(fields),
+        ignore_warnings=_read_ignored(fields),
         lines={".".join(map(str, k)): line for k, line in doc.lines.items()},
     )
     return config
+
+
+def _read_ignored(fields: Fields) -> tuple[str, ...]:
+    """``ignore_warnings``: ClaimReview warning rules (``CR166``) the site does not
+    follow, in the order of WARNING_RULES; any other name is an error."""
+    value = fields.data.get("ignore_warnings")
+    names = fields.text_list("ignore_warnings")
+    ignored: set[str] = set()
+    for index, name in enumerate(names):
+        rule = name.strip().upper()
+        if rule in WARNING_RULES:
+            ignored.add(rule)
+            continue
+        guess = did_you_mean(rule, WARNING_RULES)
+        known = ", ".join(WARNING_RULES)
+        fields.problem(
+            ("ignore_warnings", index) if isinstance(value, list) else ("ignore_warnings",),
+            f"'{name}' is not a ClaimReview warning rule; only these can be ignored: {known}",
+            hint=f"did you mean '{guess}'?" if guess else "see docs/claimreview.md",
+        )
+    return tuple(rule for rule in WARNING_RULES if rule in ignored)
 
 
 def _read_publisher(fields: Fields, title: str, base_url: str) -> Publisher:

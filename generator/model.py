@@ -93,6 +93,7 @@ class SiteConfig:
     search_shard_size: int | None = None  # checks per search index shard; None: automatic
     allow_html: bool = False
     verdicts: list[Verdict] = field(default_factory=list)
+    ignore_warnings: tuple[str, ...] = ()  # ClaimReview warning rules not reported
     lines: dict[str, int] = field(default_factory=dict)  # "publisher.logo" → line in site.yaml
 
     @property

@@ -187,6 +187,11 @@ def build_site(
             phases.done(f"render pages ({records.rendered} rendered, "
                         f"{len(specs) - records.rendered} unchanged)")
             phases.templates = records.templates
+            counts = ", ".join(f"{rule} {count:,}" for rule, count in records.ignored.items()
+                               if count)
+            if counts:
+                notes.append(f"ClaimReview warnings not shown, as 'ignore_warnings' in "
+                             f"site.yaml asks: {counts}")
             # The feeds and sitemaps make this process its largest. Small shards (two
             # Pagefinds) are finished meanwhile, on the other core, each Pagefind
             # stopping once its last bundle is out (see ShardedIndex); the last of large
@@ -528,6 +533,8 @@ class RenderedPages:
     rendered: int = 0
     # Page template → (seconds, pages) spent rendering it, for --profile.
     templates: dict[str, tuple[float, int]] = field(default_factory=dict)
+    # ClaimReview warning rule the site ignores → how many of its findings were not shown.
+    ignored: dict[str, int] = field(default_factory=dict)
 
     def timed(self, template: str, seconds: float) -> None:
         spent, pages = self.templates.get(template, (0.0, 0))
@@ -634,7 +641,7 @@ def _render_pages(
     which let go of the pipes to the Pagefind ``services``."""
     keys = keys or {}
     recorded = recorded or {}
-    result = RenderedPages()
+    result = RenderedPages(ignored=dict.fromkeys(graph.config.ignore_warnings, 0))
     cards: dict[tuple[str, str], Any] = {}
     common = base_context(graph, urls, theme, static_files, cards, bodies)
     # The pages whose key changed render whatever the output folder holds: known at
@@ -664,7 +671,7 @@ def _render_pages(
             if record is not None and sink.can_keep(file, record.stat):
                 sink.keep(file)
                 if entry is not None and not report.has_errors:
-                    _report_findings(record.findings, entry, report)
+                    _report_findings(record.findings, entry, report, result.ignored)
                 if links is not None:
                     links.add_record(record.links)
                 result.pages[file] = record
@@ -687,7 +694,7 @@ def _render_pages(
             findings: Sequence[Finding] = ()
             if entry is not None and not report.has_errors:  # errors would cascade
                 findings = _validate_claim_review(html, urls.absolute(spec.path), cache)
-                _report_findings(findings, entry, report)
+                _report_findings(findings, entry, report, result.ignored)
             if links is not None:
                 links.add_page(spec.path, html, spec.source)
             key = keys.get(file)
@@ -787,8 +794,13 @@ def _validate_claim_review(html: str, page_url: str,
     return findings
 
 
-def _report_findings(findings: list[Finding], entry: Entry, report: Report) -> None:
-    """Report a check page's ClaimReview findings at the front matter lines they concern."""
+def _report_findings(findings: Sequence[Finding], entry: Entry, report: Report,
+                     ignored: dict[str, int]) -> None:
+    """Report a check page's ClaimReview findings at the front matter lines they concern,
+    but count those of the rules in ``ignored`` (``ignore_warnings`` in site.yaml)."""
     for finding in findings:
+        if finding.rule in ignored:
+            ignored[finding.rule] += 1
+            continue
         line = entry.line_of(finding.field) or 1  # a page-level problem: the file itself
         report.add(entry.source_path, line, finding.message, severity=finding.severity)

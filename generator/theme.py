@@ -27,7 +27,7 @@ from .jsonld import script
 from .model import When
 
 ASSETS = "assets"
-# The templates whose macros the build calls from Python on any page (a check's card,
+# The template whose macros the build calls from Python for any page (a check's card,
 # rendered once per build and reused by every listing; see pipeline.base_context).
 CARD_TEMPLATE = "macros.html"
 

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from generator.claimreview import (
+    WARNING_RULES,
     Finding,
     extract_jsonld,
     script_chunks,
@@ -196,14 +197,21 @@ CASES = [
 
 
 @pytest.mark.parametrize(
-    ("edits", "severity", "field", "phrase"),
-    [pytest.param(*case[1:], id=case[0]) for case in CASES],
+    ("rule", "edits", "severity", "field", "phrase"),
+    [pytest.param(case[0][:5], *case[1:], id=case[0]) for case in CASES],
 )
-def test_one_broken_rule_gives_one_finding(edits, severity, field, phrase):
+def test_one_broken_rule_gives_one_finding(rule, edits, severity, field, phrase):
     findings = check(changed(*edits))
     assert [(f.severity, f.field) for f in findings] == [(severity, field)], findings
     assert phrase in findings[0].message
     assert findings[0].message.startswith("ClaimReview: ")
+    # A warning names its rule, by which a site may ignore it; an error cannot be.
+    assert findings[0].rule == (rule if severity is WARNING else None)
+    assert (rule in WARNING_RULES) == (severity is WARNING)
+
+
+def test_every_warning_rule_is_tested():
+    assert {case[0][:5] for case in CASES if case[2] is WARNING} == set(WARNING_RULES)
 
 
 def test_valid_example_has_no_findings():
@@ -240,6 +248,7 @@ def test_cr121_message_reads_well_after_a_location():
         WARNING,
         "ClaimReview: 'claimReviewed' is 92 characters; Google shows at most 75 (shorten 'claim')",
         "claim",
+        "CR121",
     )
 
 

@@ -787,6 +787,39 @@ def test_strict_counts_repeated_warnings_too(site, run, good):
     assert run("build", str(site.root), "-q").err == ""  # -q still hides them all
 
 
+def test_a_site_can_ignore_a_claimreview_recommendation(site, run, good, tmp_path):
+    """An archive without claim URLs on its old checks: 'ignore_warnings' stops CR166
+    from being reported (and failing --strict), on rendered and kept pages alike, and
+    the build says how many it did not show."""
+    archive(site, old=12, long=2, unknown=0)
+    site.write("content/site.yaml", SITE_YAML + "ignore_warnings: [cr166]\n")
+    note = "note: ClaimReview warnings not shown, as 'ignore_warnings' in site.yaml asks: CR166 12"
+    result = run("build", str(site.root))
+    assert result.code == 0, result.err
+    assert warning_lines(result.err, NO_CLAIM_URLS) == []
+    assert len(warning_lines(result.err, LONG_CLAIM)) == 2  # other rules still apply
+    assert note in result.out.splitlines() and "2 warning(s)" in result.out
+    site.entry("2019-02-01-long-0", title="Long 0", claim="Short now")  # the others kept
+    again = run("build", str(site.root), "--strict")
+    assert again.code == 1 and warning_lines(again.err, NO_CLAIM_URLS) == []
+    site.entry("2019-02-02-long-1", title="Long 1", claim="Short too")
+    strict = run("build", str(site.root), "--strict")
+    assert strict.code == 0, strict.err
+    assert strict.err == "" and note in strict.out.splitlines()
+    unchanged = run("build", str(site.root), "--strict")  # nothing changed: repeated
+    assert unchanged.err == "" and note in unchanged.out.splitlines()
+
+
+def test_only_claimreview_warning_rules_can_be_ignored(site, run, good):
+    site.write("content/site.yaml", SITE_YAML + "ignore_warnings: [CR166, CR16, CR102]\n")
+    err = fails(site, run, good)
+    known = "only these can be ignored: CR121, CR122, CR162, CR164, CR166"
+    assert problem(err, f"content/site.yaml:7: 'CR16' is not a ClaimReview warning rule; "
+                        f"{known}").hint.startswith("did you mean 'CR16")
+    problem(err, f"content/site.yaml:7: 'CR102' is not a ClaimReview warning rule; {known}")
+    assert len(errors(err)) == 2
+
+
 # -- unsafe Markdown links -------------------------------------------------------------
 
 
