@@ -279,6 +279,27 @@ def test_a_second_pagefind_that_cannot_start_leaves_the_build_to_the_first(
     assert site.snapshot() == reference.snapshot()
 
 
+def test_a_check_starts_no_pagefind(run, site: Site, monkeypatch) -> None:
+    """factsite check writes nothing, so nothing would read an index: it makes none (on
+    10,000 checks that halves its time), and still reports what a build reports."""
+    sharded(site, size=2, checks=5)
+    site.entry("long", title="Long", claim="A claim " * 12)  # a ClaimReview warning
+    started = []
+    start = search.SearchIndex.__init__
+
+    def counted(self, *args, **kwargs):
+        started.append(self)
+        start(self, *args, **kwargs)
+
+    monkeypatch.setattr(search.SearchIndex, "__init__", counted)
+    checked = run("check", str(site.root))
+    assert started == [] and checked.code == 1
+    built = run("build", str(site.root), "--strict", "--jobs", "1")
+    assert len(started) == 1 and built.code == 1
+    assert sorted(built.err.splitlines()[:-1]) == sorted(checked.err.splitlines()[:-1])
+    assert "'claimReviewed' is 95 characters" in checked.err  # stripped
+
+
 def test_shards_of_the_automatic_size_are_small_enough_to_index_two_at_a_time() -> None:
     """A hash of the link spreads pages over shards unevenly: the largest of a site
     whose shards hold 500 pages on average must not keep the second Pagefind idle."""
