@@ -48,7 +48,7 @@ from .model import Entry, StaticFile
 from .pagekeys import GRAPH_READS_COVERED, GRAPH_READS_OF_COMPANIES, PageKeys, PageRecord
 from .parallel import ForkedMap
 from .plan import DataFile, PageSpec, plan_site
-from .search import FIX_HINT, SearchFailed, SearchIndex, ShardedIndex
+from .search import FIX_HINT, SearchFailed, SearchIndex, ShardedIndex, shards_of
 from .sitemap import robots_txt, sitemaps
 from .theme import CARD_TEMPLATE, TemplateFailed, Theme
 from .urls import Hrefs, Urls, output_file
@@ -170,18 +170,21 @@ def build_site(
             if graph.config.search and isinstance(search, SearchFailed):
                 raise search
             # The index is fed the check pages as they are written; a build with content
-            # errors writes nothing, so it needs none, nor does a check.
-            if graph.config.search and write and not report.has_errors:
-                index = ShardedIndex(sink, _check_pages(specs, urls),
-                                     graph.config.search_shard_size,
-                                     lambda name: output_file(urls.pagefind(name)), search,
-                                     cache, recorded)
-                pages_sink = index
-                specs_in_order = _index_order(specs, index, keys, recorded)
+            # errors writes nothing, so it needs none, nor does a check. They render in
+            # the same order all the same, so that they report problems in that order.
+            if graph.config.search:
+                check_pages = _check_pages(specs, urls)
+                if write and not report.has_errors:
+                    index = ShardedIndex(sink, check_pages, graph.config.search_shard_size,
+                                         lambda name: output_file(urls.pagefind(name)),
+                                         search, cache, recorded)
+                    pages_sink = index
+                shard_by_file = (index.shard_by_file if index is not None
+                                 else shards_of(check_pages, graph.config.search_shard_size))
+                specs_in_order = _index_order(specs, shard_by_file, keys, recorded)
             else:
-                if not graph.config.search:
-                    notes.append("search is off ('search: false' in site.yaml): "
-                                 "no search page, search box or index")
+                notes.append("search is off ('search: false' in site.yaml): "
+                             "no search page, search box or index")
                 specs_in_order = specs
             records = _render_pages(specs_in_order, graph, urls, theme, content.static_files,
                                     pages_sink, report, progress, links, cache, keys,
@@ -352,9 +355,11 @@ def _same_key(file: str, key: str | None,
 LISTINGS_AFTER_LAST_SHARD = 3
 
 
-def _index_order(specs: list[PageSpec], index: ShardedIndex, keys: dict[str, str | None],
+def _index_order(specs: list[PageSpec], shard_by_file: dict[str, int],
+                 keys: dict[str, str | None],
                  recorded: dict[str, PageRecord]) -> list[PageSpec]:
-    """The order pages render in when they are indexed.
+    """The order pages render in when they are indexed (``shard_by_file``: see
+    :func:`search.shards_of`).
 
     Check pages are grouped by shard: each shard is indexed as soon as its last page is
     out, and only one shard's pages wait in memory. Shards holding pages whose key
@@ -367,14 +372,13 @@ def _index_order(specs: list[PageSpec], index: ShardedIndex, keys: dict[str, str
     page of it), so that Pagefind has stopped, and its memory is gone, when the feeds
     and sitemaps make this process its largest.
     """
-    changed = {shard for file, shard in index.shard_by_file.items()
+    changed = {shard for file, shard in shard_by_file.items()
                if _same_key(file, keys.get(file), recorded) is None}
-    shards = sorted(set(index.shard_by_file.values()),
-                    key=lambda shard: (shard not in changed, shard))
+    shards = sorted(set(shard_by_file.values()), key=lambda shard: (shard not in changed, shard))
     groups: dict[int, list[PageSpec]] = {shard: [] for shard in shards}
     others: list[PageSpec] = []
     for spec in specs:
-        shard = index.shard_by_file.get(spec.file)
+        shard = shard_by_file.get(spec.file)
         (others if shard is None else groups[shard]).append(spec)
     if len(shards) < 2:
         return [spec for shard in shards for spec in groups[shard]] + others

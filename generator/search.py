@@ -703,6 +703,12 @@ def shard_of(url: str, count: int) -> int:
     return int.from_bytes(hashlib.sha256(url.encode()).digest()[:8], "big") % count
 
 
+def shards_of(pages: dict[str, str], shard_size: int | None) -> dict[str, int]:
+    """Output file → its shard, for the check ``pages`` (output file → link)."""
+    count = shard_count(len(pages), shard_size)
+    return {relpath: shard_of(url, count) for relpath, url in pages.items()}
+
+
 def shard_folders(links: Iterable[str], shard_size: int | None) -> dict[int, str]:
     """The shards the check pages at ``links`` fall into, each with its folder below
     ``/pagefind/``, in order. A shard no page falls into does not exist (an empty index
@@ -758,7 +764,7 @@ class ShardedIndex:
         self.cache = cache
         self._version = _pagefind_version().encode()  # in every shard's key; looked up once
         self.count = shard_count(len(pages), shard_size)
-        self.shard_by_file = {relpath: shard_of(url, self.count) for relpath, url in pages.items()}
+        self.shard_by_file = shards_of(pages, shard_size)
         self.folders = _folders(self.shard_by_file.values())  # as shard_folders() says
         self._expected = Counter(self.shard_by_file.values())
         largest = max(self._expected.values(), default=0)
