@@ -105,6 +105,27 @@ def test_pages_rendered_on_forked_processes_are_those_of_a_serial_build(
     assert failed.err.count("template error") == 1 and "check.html:1" in failed.err
 
 
+def test_a_check_renders_on_forked_processes_and_reports_as_a_serial_one(
+        site, run, monkeypatch):
+    """A check makes no search index, so its second core is free from the start: it
+    renders on forks even with nothing cached, and says exactly what a serial check says."""
+    corpus(site, 60)
+    site.entry("2021-01-01-long", title="Long", claim="A claim " * 12)  # a warning
+    monkeypatch.setattr(pipeline, "PARALLEL_RENDER_MIN", 10)
+    forked: list[int] = []
+
+    def counted(function, items, count, **options):
+        forked.append(len(items))
+        return parallel.ForkedMap(function, items, count, **options)
+
+    monkeypatch.setattr(pipeline, "ForkedMap", counted)
+    serial = run("check", str(site.root), "--jobs", "1")
+    assert forked == [] and serial.code == 1  # the warning fails a check
+    parallel_run = run("check", str(site.root), "--jobs", "2")
+    assert len(forked) == 1 and forked[0] > 61  # every page: 61 checks and the listings
+    assert parallel_run.err == serial.err and "'claimReviewed' is " in serial.err
+
+
 def test_a_forked_map_keeps_the_order_and_reports_a_failure():
     seen_here: list[int] = []
 
