@@ -358,8 +358,9 @@ LISTINGS_AFTER_LAST_SHARD = 3
 def _index_order(specs: list[PageSpec], shard_by_file: dict[str, int],
                  keys: dict[str, str | None],
                  recorded: dict[str, PageRecord]) -> list[PageSpec]:
-    """The order pages render in when they are indexed (``shard_by_file``: see
-    :func:`search.shards_of`).
+    """The order pages render in with search on (``shard_by_file``: see
+    :func:`search.shards_of`), whether this build indexes them or not (a check), so that
+    both report problems in the same order.
 
     Check pages are grouped by shard: each shard is indexed as soon as its last page is
     out, and only one shard's pages wait in memory. Shards holding pages whose key
@@ -726,10 +727,10 @@ def _render_pages(
 
 # A build that renders at least this many pages renders them on forked processes (a
 # template, stylesheet or settings edit: every page; a build with the cache of an earlier
-# one into a new output folder, as in CI; a check, which makes no search index: 14.6-16.2
-# s became 11.5-12.4 s at 10,000 checks). Not a first build that indexes: it is busy on both
-# cores already (Markdown, then Pagefind), and its forks would count its memory again in
-# every process's size.
+# one into a new output folder, as in CI; a check, which makes no search index: at
+# 10,000 checks, 14.6-16.2 s became 11.5-12.4 s). Not a first build that indexes: it is
+# busy on both cores already (Markdown, then Pagefind), and its forks would count its
+# memory again in every process's size.
 PARALLEL_RENDER_MIN = 1000
 
 
