@@ -364,6 +364,7 @@ class Preview:
         self.tabs: set[Tab] = set()
         self._asset_hrefs: dict[str, str] = {}  # asset name → href in the served pages
         self._warnings: set[str] = set()  # printed already: repeat only new ones
+        self._notes: set[str] = set()  # the same for the notes (facts about a build)
         self._build_lock = threading.Lock()  # one build at a time
         self._cond = threading.Condition()  # guards tabs, errors, urls, builds
 
@@ -461,6 +462,10 @@ class Preview:
         self._print_warnings(result.report)
         if self.quiet:
             return
+        for note in result.notes:  # as factsite build prints them; a rebuild: new ones
+            if note not in self._notes:
+                print(f"note: {note}", file=self.out)
+        self._notes = set(result.notes)
         stats = result.stats
         warnings = len(result.report.warnings)
         tail = f", {warnings} warning(s)" if warnings else ""

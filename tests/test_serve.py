@@ -331,6 +331,27 @@ def test_serve_counts_repeated_warnings_and_prints_only_new_ones(site):
     assert "not shown" not in again
 
 
+def test_serve_prints_the_notes_of_a_build_once(site):
+    """What factsite build says in notes (ignored ClaimReview rules, search off, no page
+    keys) the terminal shows too, and a rebuild repeats only notes that changed."""
+    fill(site)
+    site.write("content/site.yaml", SITE_YAML + "ignore_warnings: [CR166]\n")
+    site.write("content/entries/2019/2019-01-01-old.md",
+               "---\ntitle: Old\nclaim: Said\nverdict: false\npublished: 2019-01-01\n"
+               "companies: [BYD]\nclaimant: Someone\n---\n")
+    note = ("note: ClaimReview warnings not shown, as 'ignore_warnings' in site.yaml asks: "
+            "CR166 1")
+    with serving(site) as served:
+        out = served.server.preview.out
+        assert note in out.getvalue().splitlines()
+        first = len(out.getvalue())
+        site.entry("2021/2021-04-01-xiaomi-phone", title="Xiaomi phone", companies="[小米]",
+                   body="Edited.")
+        assert served.server.preview.wait_for_builds(2, WAIT)
+        again = out.getvalue()[first:]
+    assert again.startswith("Rebuilt ") and "note:" not in again
+
+
 def test_content_type_table():
     atom = b'<?xml version="1.0"?>\n<feed xmlns="http://www.w3.org/2005/Atom">'
     assert content_type("feed.xml", atom) == "application/atom+xml"
