@@ -138,19 +138,17 @@ def _read_config(doc: Document, report: Report, base_url_override: str | None) -
 def _read_ignored(fields: Fields) -> tuple[str, ...]:
     """``ignore_warnings``: ClaimReview warning rules (``CR166``) the site does not
     follow, in the order of WARNING_RULES; any other name is an error."""
-    value = fields.data.get("ignore_warnings")
-    names = fields.text_list("ignore_warnings")
     ignored: set[str] = set()
-    for index, name in enumerate(names):
-        rule = name.strip().upper()
+    for keys, name in fields.text_items("ignore_warnings"):
+        rule = name.upper()
         if rule in WARNING_RULES:
             ignored.add(rule)
             continue
         guess = did_you_mean(rule, WARNING_RULES)
-        known = ", ".join(WARNING_RULES)
         fields.problem(
-            ("ignore_warnings", index) if isinstance(value, list) else ("ignore_warnings",),
-            f"'{name}' is not a ClaimReview warning rule; only these can be ignored: {known}",
+            keys,
+            f"'{name}' is not a ClaimReview warning rule; only these can be ignored: "
+            f"{', '.join(WARNING_RULES)}",
             hint=f"did you mean '{guess}'?" if guess else "see docs/claimreview.md",
         )
     return tuple(rule for rule in WARNING_RULES if rule in ignored)

@@ -111,22 +111,24 @@ class Fields:
         else:
             self.problem((), f"missing required field '{key}'", hint=f"add a line '{key}: …'")
 
-    def text_list(self, key: str) -> list[str]:
-        """A list of text; a single text value counts as a one-item list."""
+    def text_items(self, key: str) -> list[tuple[KeyPath, str]]:
+        """Each text of a list with its key path, for what is found wrong with one item
+        later; a single text value counts as a one-item list, at the key itself."""
         value = self.data.get(key)
         if value is None:
             return []
-        if not isinstance(value, list):
-            value = [value]
-            keys_for = lambda i: (key,)  # noqa: E731
-        else:
-            keys_for = lambda i: (key, i)  # noqa: E731
+        listed = isinstance(value, list)
         items = []
-        for index, item in enumerate(value):
-            text = self.text_value(item, keys_for(index))
+        for index, item in enumerate(value if listed else [value]):
+            keys: KeyPath = (key, index) if listed else (key,)
+            text = self.text_value(item, keys)
             if text is not None:
-                items.append(text)
+                items.append((keys, text))
         return items
+
+    def text_list(self, key: str) -> list[str]:
+        """A list of text; a single text value counts as a one-item list."""
+        return [text for _, text in self.text_items(key)]
 
     def boolean(self, key: str, default: bool) -> bool:
         value = self.data.get(key, default)

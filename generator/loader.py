@@ -471,8 +471,8 @@ class _Loader:
             claim_date=fields.when("claim_date", self.tz),
             claim_urls=[
                 u
-                for i, item in enumerate(fields.text_list("claim_urls"))
-                if (u := fields.url_value(item, ("claim_urls", i)))
+                for keys, item in fields.text_items("claim_urls")
+                if (u := fields.url_value(item, keys))
             ],
             verdict_explanation=fields.text("verdict_explanation"),
             companies=self.resolve_companies(fields),
@@ -514,15 +514,13 @@ class _Loader:
         return None
 
     def resolve_companies(self, fields: Fields) -> list[str]:
-        value = fields.data.get("companies")
         slugs: list[str] = []
-        for index, name in enumerate(fields.text_list("companies")):
+        for keys, name in fields.text_items("companies"):
             slug = self.company_keys.get(name.lower())
             if slug is not None:
                 if slug not in slugs:
                     slugs.append(slug)
                 continue
-            keys = ("companies", index) if isinstance(value, list) else ("companies",)
             guess = did_you_mean(name, self.company_keys)
             hint = f"did you mean '{self.spellings[guess]}'? " if guess else ""
             hint += f'To add it, run: factsite new company "{name}"'

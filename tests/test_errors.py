@@ -359,6 +359,16 @@ def test_unknown_company_in_a_block_list_points_at_its_item(site, run, good):
     assert len(errors(err)) == 2
 
 
+def test_an_item_after_one_that_is_not_text_is_still_pointed_at(site, run, good):
+    """The item that is not text is left out; the items after it keep their own lines."""
+    site.entry("x", companies="", extra="- [BYD]\n- BYD Autos")
+    err = fails(site, run, good)
+    problem(err, "content/entries/x.md:7: 'companies[1]' must be text, not a list")
+    autos = problem(err, "content/entries/x.md:8: unknown company 'BYD Autos'")
+    assert autos.source == "- BYD Autos"
+    assert len(errors(err)) == 2
+
+
 def test_unknown_company_as_a_single_string_with_nothing_close(site, run, good):
     site.entry("x", companies="Kestrel Airlines")
     err = fails(site, run, good)
