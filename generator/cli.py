@@ -16,7 +16,14 @@ from pathlib import Path
 
 from . import __version__
 from .build import CACHE_DIR, BuildOptions, build
-from .diagnostics import WARNINGS_PER_KIND, BuildFailed, Diagnostic, Report, condense
+from .diagnostics import (
+    WARNINGS_PER_KIND,
+    BuildFailed,
+    Diagnostic,
+    Report,
+    Severity,
+    condense,
+)
 from .progress import Progress
 
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
@@ -165,12 +172,11 @@ def _options(args: argparse.Namespace) -> BuildOptions | None:
     )
 
 
-def print_diagnostics(args: argparse.Namespace, items: list[Diagnostic], site: Path,
-                      strict: bool = False) -> None:
+def print_diagnostics(args: argparse.Namespace, items: list[Diagnostic], site: Path) -> None:
     """Print problems as ``args`` asks. ``-q`` hides warnings unless ``--strict`` made
     them fatal; past the first few of each kind, warnings are only counted."""
-    if args.quiet and not strict:
-        items = [item for item in items if item.severity.value != "warning"]
+    if args.quiet and not args.strict:
+        items = [item for item in items if item.severity is not Severity.WARNING]
     condensed = condense(items, None if args.all_warnings else WARNINGS_PER_KIND)
     for item in condensed.shown:
         if args.format == "github":
@@ -193,7 +199,7 @@ def _run(args: argparse.Namespace, write: bool) -> int:
             result = build(options, write=write, progress=progress)
     except BuildFailed as failed:
         report: Report = failed.report
-        print_diagnostics(args, report.items, options.site_dir, args.strict)
+        print_diagnostics(args, report.items, options.site_dir)
         errors, warnings = len(report.errors), len(report.warnings)
         reason = f"{errors} error(s)" if errors else f"{warnings} warning(s) under --strict"
         print(
