@@ -449,14 +449,16 @@ class Preview:
 
     def _print_warnings(self, report: Report) -> None:
         """Print the warnings not printed before (a rebuild does not repeat old ones)."""
-        current = {d.format() for d in report.warnings}
+        warnings = report.warnings
+        texts = [d.format() for d in warnings]  # once each: thousands on a large site
         if not self.quiet:  # counted past the first few of a kind, as by factsite build
-            condensed = condense([d for d in report.warnings if d.format() not in self._warnings])
-            for item in condensed.shown:
+            condensed = condense([d for d, text in zip(warnings, texts, strict=True)
+                                  if text not in self._warnings])
+            for item in condensed.shown:  # at most a few of each kind
                 print(item.format(), file=self.err)
             for line in condensed.more_lines("factsite build --all-warnings prints every one"):
                 print(line, file=self.err)
-        self._warnings = current
+        self._warnings = set(texts)
 
     def _report_success(self, result: BuildResult, reloaded: int) -> None:
         self._print_warnings(result.report)
