@@ -221,6 +221,7 @@ class OutputWriter:
         self._real_dirs: dict[str, bool] = {}
         self._marked = False  # a fresh folder has been given its marker
         self._placed_dirs: set[str] = set()  # output folders the commit has made sure of
+        self._published: list[str] = []  # files placed ahead of the commit (publish())
         # What survey() found: the dot entries it looked into, the files not produced
         # then and the folders holding none; the commit removes the stale ones.
         self._survey: tuple[frozenset[str], list[str], set[str]] | None = None
@@ -402,6 +403,24 @@ class OutputWriter:
             dots = frozenset(self._dots_before | dot_names(self.produced))
             self._survey = dots, *self._unproduced(dots)
 
+    def publish(self) -> WriteStats:
+        """Move the files staged so far into place now, ahead of the rest of the build;
+        nothing is removed. Says which files it placed.
+
+        For a preview (``factsite serve``) that shows the new pages while the search
+        index is still being made. Until :meth:`commit`, the folder then holds neither
+        the old site nor the new one, and a build that fails can no longer leave it as
+        it was: never for a site that is published.
+        """
+        self.root.mkdir(parents=True, exist_ok=True)
+        if self.fresh:  # everything is in place already
+            return WriteStats(written=len(self.produced), changed=sorted(self.produced))
+        placed = sorted(self.staged)
+        self._place_staged()
+        self._published += placed
+        return WriteStats(written=len(placed), unchanged=len(self.produced) - len(placed),
+                          changed=placed)
+
     def commit(self) -> WriteStats:
         """Remove what the site no longer produces, then move the staged files into place."""
         self.root.mkdir(parents=True, exist_ok=True)
@@ -409,13 +428,20 @@ class OutputWriter:
             self._write_marker(dot_names(self.produced))
             self._real_dirs.clear()
             return WriteStats(written=len(self.produced), changed=sorted(self.produced))
-        stats = WriteStats(
-            written=len(self.staged), unchanged=len(self.produced) - len(self.staged)
-        )
+        written = {*self.staged, *self._published}
+        stats = WriteStats(written=len(written), unchanged=len(self.produced) - len(written))
         dots = dot_names(self.produced)
         removed = self._remove_stale(self._dots_before | dots)
         stats.removed = len(removed)
-        stats.changed = sorted({*self.staged, *removed})  # lets `serve` reload only what changed
+        stats.changed = sorted({*written, *removed})  # lets `serve` reload only what changed
+        self._place_staged()
+        self._clear_staging()
+        self._write_marker(dots)
+        self._published.clear()
+        return stats
+
+    def _place_staged(self) -> None:
+        """Move every staged file to its place in the output folder."""
         for relpath in self.staged:
             self._make_parents(relpath)
             target = f"{self.root}/{relpath}"
@@ -423,12 +449,9 @@ class OutputWriter:
                 if stat.S_ISDIR(os.lstat(target).st_mode):  # a folder where a file goes
                     shutil.rmtree(target)
             os.replace(self.staging / self.staged[relpath], target)
-        self._clear_staging()
-        self._write_marker(dots)
         self.staged.clear()
         self._real_dirs.clear()  # folders were made and links replaced
         self._placed_dirs.clear()
-        return stats
 
     def _make_parents(self, relpath: str) -> None:
         """Make sure of each folder above ``relpath`` in the output, once per commit: a

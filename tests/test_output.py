@@ -652,6 +652,49 @@ def test_writer_abort_keeps_the_previous_output(tmp_path):
     assert (out / "index.html").read_bytes() == b"home"
 
 
+def test_publish_places_what_is_staged_and_the_commit_the_rest(tmp_path):
+    """A preview's build (serve) publishes its pages before the search index is done:
+    the files staged so far go into place at once, stale files stay until the commit,
+    and the commit's stats count the files published before it."""
+    out = tmp_path / "out"
+    first = OutputWriter(out)
+    for relpath in ("checks/a/index.html", "same.txt", "old/index.html", "pagefind/x.pf"):
+        first.write(relpath, relpath.encode())
+    first.commit()
+
+    second = OutputWriter(out)
+    second.write("checks/a/index.html", b"new a")
+    second.write("same.txt", b"same.txt")
+    second.write("checks/b/index.html", b"new b")
+    placed = second.publish()
+    assert (placed.written, placed.unchanged) == (2, 1)
+    assert placed.changed == ["checks/a/index.html", "checks/b/index.html"]
+    assert (out / "checks/a/index.html").read_bytes() == b"new a"
+    assert (out / "checks/b/index.html").read_bytes() == b"new b"
+    assert (out / "old/index.html").exists() and (out / "pagefind/x.pf").exists()
+
+    second.write("pagefind/y.pf", b"new bundle")  # the index, finished later
+    assert not (out / "pagefind/y.pf").exists()  # staged until the commit
+    assert second.current("checks/b/index.html") == b"new b"
+    stats = second.commit()
+    assert (stats.written, stats.unchanged, stats.removed) == (3, 1, 2)
+    assert stats.changed == ["checks/a/index.html", "checks/b/index.html", "old/index.html",
+                             "pagefind/x.pf", "pagefind/y.pf"]
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()) == [
+        MARKER, "checks/a/index.html", "checks/b/index.html", "pagefind/y.pf", "same.txt"]
+
+
+def test_publish_into_a_new_folder_lists_every_file(tmp_path):
+    writer = OutputWriter(tmp_path / "out")
+    writer.write("index.html", b"home")
+    writer.write("checks/a/index.html", b"a")
+    assert writer.publish().changed == ["checks/a/index.html", "index.html"]
+    writer.write("feed.xml", b"feed")
+    stats = writer.commit()
+    assert (stats.written, stats.changed) == (3, ["checks/a/index.html", "feed.xml",
+                                                  "index.html"])
+
+
 def test_writer_replaces_a_file_where_a_folder_must_go(tmp_path):
     out = tmp_path / "out"
     out.mkdir()
