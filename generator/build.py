@@ -87,11 +87,16 @@ def build(
     cache: MemoryCache | None = None,
     theme: Theme | None = None,
     progress: Callable[[int, int], None] | None = None,
+    published: Callable[[WriteStats, str], None] | None = None,
 ) -> BuildResult:
     """Build the site; raises :class:`BuildFailed` (output untouched) on any error.
 
     ``cache`` and ``theme`` may be kept by a long-running caller between builds.
     ``progress(done, total)`` is called as pages render, for a progress line on long builds.
+    ``published(stats, base_url)``, for a preview, is called when the pages are in
+    place while search shards are still being indexed (see ``OutputWriter.publish``,
+    which says what that costs): the output folder may then be left between the old
+    site and the new one if the build fails after it.
     """
     started = time.perf_counter()
     phases = Phases()
@@ -121,7 +126,8 @@ def build(
     from .pipeline import build_site  # only now: see the module's docstring
 
     return build_site(options, report, phases, started, now, write=write, cache=cache,
-                      theme=theme, progress=progress, stamp_path=stamp_path, inputs=inputs)
+                      theme=theme, progress=progress, stamp_path=stamp_path, inputs=inputs,
+                      published=published)
 
 
 def _fingerprint(options: BuildOptions, previous: stamp.Stamp | None) -> stamp.Inputs:

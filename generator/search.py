@@ -750,12 +750,17 @@ class ShardedIndex:
     Each stops as soon as no shard is left for it: one not needed at once, the others
     once their last bundle is out (see :meth:`_retire`). The caller closes them all in
     the end too (closing is idempotent), for a build that stops before its last shard.
+
+    With ``defer`` (a preview rendering on every core, which publishes the pages before
+    the index is done), a shard Pagefind must index waits for :meth:`finish`, its pages
+    read again from the sink then: Pagefind would take a core from the rendering, and
+    the rendering would wait for Pagefind at every shard.
     """
 
     def __init__(self, sink: Sink, pages: dict[str, str], shard_size: int | None,
                  place: Callable[[str], str], services: Sequence[SearchIndex],
                  cache: AnyCache | None = None,
-                 recorded: Mapping[str, Record] | None = None) -> None:
+                 recorded: Mapping[str, Record] | None = None, defer: bool = False) -> None:
         self.sink = sink
         self.pages = pages
         self.recorded = recorded or {}  # by the last build, by output file
@@ -780,6 +785,9 @@ class ShardedIndex:
             if record.key.startswith(_BUNDLE):
                 self._left.setdefault(record.key, []).append(file)
         self.bundle_files: dict[str, str] = {}  # output file → its bundle's key
+        self.defer = defer
+        # Shards waiting for finish() (with defer): shard, slot, key and pages (not cut).
+        self._deferred: list[tuple[int, str, str, list[tuple[str, str, bytes | None]]]] = []
 
     def write(self, relpath: str, data: bytes) -> None:
         self.sink.write(relpath, data)
@@ -810,10 +818,15 @@ class ShardedIndex:
             self._index(shard, self._waiting.pop(shard))
 
     def finish(self) -> None:
-        """Index the shards still open and write every bundle file."""
+        """Index the shards still open (and those deferred) and write every bundle file."""
         for shard in self.folders:
             if shard not in self._done:
                 self._index(shard, self._waiting.pop(shard, []))
+        deferred, self._deferred, self.defer = self._deferred, [], False
+        for shard, slot, key, pages in deferred:
+            self._start(shard, slot, key, pages)
+        if deferred:
+            self._retire()
         while self._running:
             self._collect()
 
@@ -824,7 +837,7 @@ class ShardedIndex:
         """Index one shard (see :meth:`_index_shard`); after the last, retire the
         Pagefinds."""
         self._index_shard(shard, pages)
-        if len(self._done) == len(self.folders):
+        if len(self._done) == len(self.folders) and not self._deferred:
             self._retire()
 
     def _retire(self) -> None:
@@ -857,6 +870,15 @@ class ShardedIndex:
         if kept is not None and kept[0] == key:
             self._publish(shard, key, kept[1])
             return
+        if self.defer:  # the cut pages are let go, and read again then
+            self._deferred.append((shard, slot, key, [(relpath, digest, None)
+                                                      for relpath, digest, _ in pages]))
+            return
+        self._start(shard, slot, key, pages)
+
+    def _start(self, shard: int, slot: str, key: str,
+               pages: list[tuple[str, str, bytes | None]]) -> None:
+        """Hand a shard's pages to a free Pagefind (waiting for one if none is)."""
         if len(self._running) == len(self.services):
             self._collect()  # one index per Pagefind: the oldest shard finishes first
         busy = [running.service for running in self._running]

@@ -6,13 +6,15 @@ with a build of the same sources from nothing (``--no-cache`` into a fresh folde
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 
 import pytest
-from conftest import REPO, SITE_YAML, Site, snapshot
+from conftest import NOW, REPO, SITE_YAML, Site, snapshot
 
-from generator import feeds, listings
+from generator import feeds, listings, pipeline
+from generator.build import CACHE_DIR, BuildOptions, build
 from generator.cache import DiskCache
 from generator.claimreview import validate_scripts
 from generator.theme import Theme
@@ -518,6 +520,45 @@ def test_only_the_shards_whose_indexed_text_changed_are_indexed_again(site, run,
     assert len(changed) == 12  # each now shows the mover among its related checks
     assert re.search(r"\(1 of \d+ shards indexed", result.err), result.err
     assert snapshot(site.out) == from_nothing(run, site, tmp_path, "fresh")
+
+
+@pytest.mark.parametrize("edit", ["body", "verdict and companies", "removed entry",
+                                  "template"])
+def test_a_preview_build_publishes_its_pages_before_the_search_index(site, run, tmp_path,
+                                                                     monkeypatch, edit):
+    """serve's builds (``published``) put every page in place before Pagefind indexes
+    the changed shards (the last build's index is served whole meanwhile), then end as
+    any build does: with the site a build from nothing makes. Six shards, and pages
+    rendered on forks from the first on (as a large site's are when many change): the
+    shards to index wait for the end (``defer``), their pages read again then."""
+    monkeypatch.setattr(pipeline, "PARALLEL_RENDER_MIN", 1)
+    settings = site.root / "content" / "site.yaml"
+    settings.write_text(settings.read_text(encoding="utf-8") + "search_shard_size: 4\n",
+                        encoding="utf-8")
+    corpus(site)
+    assert run("build", str(site.root), "-q").code == 0
+    before = snapshot(site.out)
+    EDITS[edit](site)
+    seen: list[tuple[list[str], dict[str, bytes]]] = []
+
+    def bundle(files: dict[str, bytes], inside: bool = True) -> dict[str, bytes]:
+        return {name: data for name, data in files.items()
+                if name.startswith("pagefind/") == inside}
+
+    options = BuildOptions(site_dir=site.root, now=dt.datetime.fromisoformat(NOW),
+                           cache_dir=site.root / CACHE_DIR)
+    result = build(options, published=lambda stats, _: seen.append(
+        (stats.changed, snapshot(site.out))))
+    [(changed, then)] = seen
+    after = snapshot(site.out)
+    assert after == from_nothing(run, site, tmp_path, "fresh")
+    assert bundle(then) == bundle(before)
+    pages = bundle(after, inside=False)
+    assert {name: then.get(name) for name in pages} == pages
+    assert set(changed) == {name for name in pages if before.get(name) != pages[name]}
+    assert set(result.stats.changed) >= set(changed)
+    if edit == "body":
+        assert bundle(after) != bundle(before)
 
 
 def test_unchanged_search_shards_stay_as_they_are_in_the_output(site, run, tmp_path,

@@ -34,6 +34,7 @@ from conftest import NOW, REPO, SITE_YAML, Site, snapshot
 from generator import markdown
 from generator.build import BuildOptions, build
 from generator.progress import Progress
+from generator.search import ShardedIndex
 from generator.serve import DevServer, ServeOptions, content_type, is_loopback, locate
 from generator.theme import Theme
 from generator.urls import Urls
@@ -415,6 +416,37 @@ def test_editing_an_entry_reloads_its_tab_and_not_an_unrelated_one(served):
     assert "reload" not in about.kinds()
 
 
+def test_a_tab_reloads_before_the_search_index_is_finished(served, monkeypatch):
+    """A tab reloads as soon as its page is in place: Pagefind's work on the changed
+    shard (held back here until the tab has been told) does not delay it, and the served
+    index is the last build's, whole, until the new one replaces it."""
+    release = threading.Event()
+    finish = ShardedIndex.finish
+
+    def held(index: ShardedIndex) -> None:
+        assert release.wait(WAIT), "the tab was never told"
+        finish(index)
+
+    def bundle() -> dict[str, bytes]:
+        return {f: d for f, d in snapshot(served.root).items() if f.startswith("pagefind/")}
+
+    monkeypatch.setattr(ShardedIndex, "finish", held)
+    tab = served.tab("/checks/byd-battery/")
+    before = bundle()
+    try:
+        served.site.entry("2021/2021-03-08-byd-battery", title="BYD battery",
+                          verdict="misleading", companies="[BYD Auto]",
+                          extra="tags: [automotive]", body="Revised while indexing.")
+        tab.wait("reload")
+        assert "Revised while indexing." in served.get("/checks/byd-battery/").text
+        assert bundle() == before
+        assert "built" not in tab.kinds()
+    finally:
+        release.set()
+    tab.wait("built")
+    assert bundle() != before
+
+
 def test_a_tab_waiting_on_a_missing_page_reloads_when_it_appears(served):
     tab = served.tab("/checks/new-check/")
     assert served.get("/checks/new-check/").status == 404
@@ -565,6 +597,7 @@ def test_css_change_swaps_the_stylesheet_without_a_reload(served):
     new = data["swap"][old]
     assert new != old and new.startswith("/assets/style.") and new.endswith(".css")
     assert "#123456" in served.get(new).text
+    tab.wait("built")  # stale files go once the search index is in place too
     assert served.get(old).status == 404
     assert "reload" not in tab.kinds()
     page = served.get("/checks/byd-battery/")
