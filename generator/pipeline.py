@@ -37,7 +37,7 @@ from .cache import (
     read_mapping,
 )
 from .claimreview import Finding, script_chunks, validate_scripts
-from .diagnostics import BuildFailed, Report, locate
+from .diagnostics import BuildFailed, Report, Severity, locate
 from .feeds import site_feeds
 from .graph import SiteGraph, build_graph
 from .jsonld import claimreview_feed, feed_item
@@ -173,7 +173,7 @@ def build_site(
                 raise search
             # The index is fed the check pages as they are written; a build with content
             # errors writes nothing, so it needs none, nor does a check. They render in
-            # the same order all the same, so that they report problems in that order.
+            # the same order all the same, so that a template error names the same page.
             # A preview publishes the pages before it waits for the search index: its
             # tabs reload while Pagefind works. When the pages render on every core, the
             # shards to index wait for them all (ShardedIndex.defer): a template edit
@@ -687,6 +687,10 @@ def _render_pages(
     if forked is None and isinstance(sink, ShardedIndex):
         sink.defer = False  # a core is free for Pagefind: it indexes as the pages come
     seen: set[tuple[str, int | None, str]] = set()
+    # The ClaimReview findings of each check page, reported once all have rendered (see
+    # _report_all_findings), not in the render order: that puts the changed search
+    # shards first, so a rebuild would list them otherwise than a build from nothing.
+    findings_of: list[tuple[Entry, Sequence[Finding]]] = []
     try:
         for done, (spec, record) in enumerate(zip(specs, same, strict=True)):
             if progress is not None:
@@ -695,8 +699,8 @@ def _render_pages(
             entry = spec.context.get("entry")
             if record is not None and sink.can_keep(file, record.stat):
                 sink.keep(file)
-                if entry is not None and not report.has_errors:
-                    _report_findings(record.findings, entry, report, result.ignored)
+                if entry is not None:
+                    findings_of.append((entry, record.findings))
                 if links is not None:
                     links.add_record(record.links)
                 result.pages[file] = record
@@ -719,7 +723,7 @@ def _render_pages(
             findings: Sequence[Finding] = ()
             if entry is not None and not report.has_errors:  # errors would cascade
                 findings = _validate_claim_review(html, urls.absolute(spec.path), cache)
-                _report_findings(findings, entry, report, result.ignored)
+                findings_of.append((entry, findings))
             if links is not None:
                 links.add_page(spec.path, html, spec.source)
             key = keys.get(file)
@@ -732,6 +736,8 @@ def _render_pages(
     finally:
         if forked is not None:
             forked.close()  # its children are reaped: done, or stopped by an error
+    if not report.has_errors:  # errors from the content or the templates would cascade
+        _report_all_findings(findings_of, report, result.ignored)
     # Freed now (see base_context), for the data feed and the commit to reuse: the
     # macros and the context refer to each other, so they would wait for the collector.
     cards.clear()
@@ -818,6 +824,17 @@ def _validate_claim_review(html: str, page_url: str,
         if cache is not None:
             cache.put(key, findings)
     return findings
+
+
+def _report_all_findings(found: list[tuple[Entry, Sequence[Finding]]], report: Report,
+                         ignored: dict[str, int]) -> None:
+    """Report the check pages' ClaimReview findings by source file, as the loader
+    reports its problems, up to the first page whose findings hold an error: a template
+    that writes broken JSON-LD gives every check page the same errors."""
+    for entry, findings in sorted(found, key=lambda item: item[0].source_path):
+        _report_findings(findings, entry, report, ignored)
+        if any(finding.severity is Severity.ERROR for finding in findings):
+            break
 
 
 def _report_findings(findings: Sequence[Finding], entry: Entry, report: Report,

@@ -561,6 +561,31 @@ def test_a_preview_build_publishes_its_pages_before_the_search_index(site, run, 
         assert bundle(after) != bundle(before)
 
 
+def test_a_rebuild_reports_claim_review_findings_as_a_build_from_nothing(site, run):
+    """A rebuild renders the changed search shards first; its ClaimReview warnings still
+    come in the order of a build from nothing (by source file), whichever check was
+    edited."""
+    settings = site.root / "content" / "site.yaml"
+    settings.write_text(settings.read_text(encoding="utf-8") + "search_shard_size: 2\n",
+                        encoding="utf-8")
+
+    def write(n: int, body: str) -> None:  # claims long enough to be warned about
+        site.entry(f"2021-0{n + 1}-01-long-{n}", title=f"Long {n}", claim="A claim " * (10 + n),
+                   published=f"2021-0{n + 1}-01", body=body)
+
+    def warnings(result) -> list[str]:
+        assert result.code == 0, result.err
+        return [line for line in result.err.splitlines() if "ClaimReview" in line]
+
+    for n in range(6):
+        write(n, "First words.")
+    first = warnings(run("build", str(site.root)))
+    assert len(first) == 6 and first == sorted(first)
+    for n in range(6):
+        write(n, f"Edited words {n}.")
+        assert warnings(run("build", str(site.root))) == first
+
+
 def test_unchanged_search_shards_stay_as_they_are_in_the_output(site, run, tmp_path,
                                                                 monkeypatch):
     """A shard that is not indexed again, whose files the output folder holds as the
