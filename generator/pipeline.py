@@ -76,23 +76,8 @@ def build_site(
     ``published``: see :func:`generator.build.build`."""
     site_dir = options.site_dir
     protected = [site_dir / "content", site_dir / "templates"]
-    # Pagefind starts now, before the content is loaded, while this process is small:
-    # starting a program from a large process briefly shows the child at the parent's
-    # size. It is reported only if the site has search on. With two jobs or more, two
-    # of them, to index two shards at once (see search.PARALLEL_SHARD_PAGES). A check
-    # (nothing written) makes no index: nothing reads what Pagefind makes, and it was
-    # half of what checking 10,000 checks took.
     jobs = options.jobs or os.cpu_count() or 1
-    search: list[SearchIndex] | SearchFailed = []
-    if write:
-        try:
-            search = [SearchIndex()]
-        except SearchFailed as exc:
-            search = exc
-        else:
-            if jobs > 1:
-                with contextlib.suppress(SearchFailed):  # one is enough, two are faster
-                    search.append(SearchIndex())
+    search = _start_search(jobs) if write else []
     # Python's cycle collector runs after every few hundred new objects, and each of its
     # full passes walks every object alive. Loading, the graph and the page keys make
     # millions of objects and (measured) almost no reference cycles, so it only cost
@@ -174,16 +159,9 @@ def build_site(
             # The index is fed the check pages as they are written; a build with content
             # errors writes nothing, so it needs none, nor does a check. They render in
             # the same order all the same, so that a template error names the same page.
-            # A preview publishes the pages before it waits for the search index: its
-            # tabs reload while Pagefind works. When the pages render on every core, the
-            # shards to index wait for them all (ShardedIndex.defer): a template edit
-            # that re-indexes every shard reloads after 8.6 s at 10,000 checks, not 24 s.
-            # Not when the link checker or a static file in the bundle's folder needs
-            # the bundle first.
             early = (published is not None and links is None
                      and isinstance(sink, OutputWriter)
-                     and not any(item.relpath.startswith(urls.pagefind().lstrip("/"))
-                                 for item in content.static_files))
+                     and _publishes_early(content.static_files, urls))
             if graph.config.search:
                 check_pages = _check_pages(specs, urls)
                 if write and not report.has_errors:
@@ -288,6 +266,40 @@ def build_site(
         gc.unfreeze()  # a long-running caller (serve) can free this build's objects
         if collecting:
             gc.enable()
+
+
+def _start_search(jobs: int) -> list[SearchIndex] | SearchFailed:
+    """The Pagefinds a build that writes may index with (or why there are none).
+
+    They start before the content is loaded, while this process is small: starting a
+    program from a large process briefly shows the child at the parent's size. A
+    failure is reported only if the site has search on. With two jobs or more, two of
+    them, to index two shards at once (see search.PARALLEL_SHARD_PAGES). A check
+    (nothing written) makes no index: nothing reads what Pagefind makes, and it was half
+    of what checking 10,000 checks took.
+    """
+    try:
+        search = [SearchIndex()]
+    except SearchFailed as exc:
+        return exc
+    if jobs > 1:
+        with contextlib.suppress(SearchFailed):  # one is enough, two are faster
+            search.append(SearchIndex())
+    return search
+
+
+def _publishes_early(static_files: list[StaticFile], urls: Urls) -> bool:
+    """Whether a preview that asks for it (``build(published=…)``, without the link
+    checker, which needs the bundle) may publish its pages before it waits for the search
+    index: its tabs then reload while Pagefind works. When the pages render on every
+    core, the shards to index wait for them all (``ShardedIndex.defer``): a template edit
+    that re-indexes every shard reloads after 8.6 s at 10,000 checks, not 24 s.
+
+    Not when a static file lies in the bundle's folder: a clash with a bundle file must
+    be found before anything is published.
+    """
+    bundle_folder = urls.pagefind().lstrip("/")
+    return not any(item.relpath.startswith(bundle_folder) for item in static_files)
 
 
 def _kept_identity(sink: OutputWriter, recorded: dict[str, PageRecord],
