@@ -763,7 +763,8 @@ def _render_pages(
 # one into a new output folder, as in CI; a check, which makes no search index: at
 # 10,000 checks, 14.6-16.2 s became 11.5-12.4 s). Not a first build that indexes: it is
 # busy on both cores already (Markdown, then Pagefind), and its forks would count its
-# memory again in every process's size.
+# memory again in every process's size. (A preview's first build does render on forks:
+# its index waits for the pages, see ShardedIndex.defer.)
 PARALLEL_RENDER_MIN = 1000
 
 
