@@ -293,7 +293,7 @@ def _publishes_early(static_files: list[StaticFile], urls: Urls) -> bool:
     checker, which needs the bundle) may publish its pages before it waits for the search
     index: its tabs then reload while Pagefind works. When the pages render on every
     core, the shards to index wait for them all (``ShardedIndex.defer``): a template edit
-    that re-indexes every shard reloads after 8.6 s at 10,000 checks, not 24 s.
+    that re-indexes every shard reloads after 9-10 s at 10,000 checks, not 24 s.
 
     Not when a static file lies in the bundle's folder: a clash with a bundle file must
     be found before anything is published.

@@ -16,7 +16,7 @@ That list tells each open browser tab whether *its* page changed:
 
 Tabs are told as soon as the pages are in place, while Pagefind still indexes the
 changed search shards (``OutputWriter.publish``): at 10,000 checks a check's edit reloads
-about 0.8 s sooner and a ``check.html`` edit 8.6 s after the save instead of 24 s (see
+about 0.8 s sooner and a ``check.html`` edit 9-10 s after the save instead of 24 s (see
 docs/serve.md), and search finds the new words once the build finishes. Content and template
 errors are all known before that point; only Pagefind failing (or the disk) can fail the
 build after it, and the folder then holds the new pages with the old index until the
