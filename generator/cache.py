@@ -92,6 +92,10 @@ class MemoryCache:
     def get(self, key: str) -> Any | None:
         return self._items.get(key)
 
+    def has(self, key: str) -> bool:
+        """Whether ``key`` holds a value, without reading it."""
+        return key in self._items
+
     def get_many(self, keys: Iterable[str]) -> dict[str, Any]:
         """The values of those of ``keys`` that are cached, by key."""
         return {key: self._items[key] for key in keys if key in self._items}
@@ -140,6 +144,9 @@ class NoCache:
 
     def get(self, key: str) -> Any | None:
         return None
+
+    def has(self, key: str) -> bool:
+        return False
 
     def get_many(self, keys: Iterable[str]) -> dict[str, Any]:
         return {}
@@ -219,6 +226,19 @@ class DiskCache:
             return _unpack(row[0]) if row else None
         except Exception:  # a damaged value is a miss, never an error
             return None
+
+    def has(self, key: str) -> bool:
+        """Whether ``key`` holds a value, without reading it (a search bundle is
+        megabytes); the value may still turn out damaged when it is read."""
+        if key in self._new:
+            return True
+        if self._db is None:
+            return False
+        try:
+            return self._db.execute("SELECT 1 FROM item WHERE key = ?", (key,)).fetchone() \
+                is not None
+        except Exception:  # as get(): a damaged cache holds nothing
+            return False
 
     # Keys asked for in one query by get_many (SQLite allows 32,766 parameters).
     MANY = 500

@@ -689,7 +689,11 @@ def _render_pages(
         same.append(None if links is not None and record is not None and record.links is None
                     else record)
     changed = [spec for spec, record in zip(specs, same, strict=True) if record is None]
-    first_indexed = not recorded and isinstance(sink, ShardedIndex)
+    # A first build's other core indexes as the pages come: it renders them here. Not a
+    # preview's first build from a cache that holds every shard's bundle (serve started
+    # after factsite build): its few shards to index wait for the pages (defer).
+    first_indexed = (not recorded and isinstance(sink, ShardedIndex)
+                     and not (sink.defer and sink.bundles_cached()))
     forked = (_renders(changed, common, theme, urls, jobs,
                        lambda: base_context(graph, urls, theme, static_files, {}), services)
               if jobs > 1 and not first_indexed and len(changed) >= PARALLEL_RENDER_MIN
@@ -761,9 +765,10 @@ def _render_pages(
 # one into a new output folder, as in CI; a check, which makes no search index: at
 # 10,000 checks, 14.6-16.2 s became 11.5-12.4 s). Not a first build that indexes: it is
 # busy on both cores already (Markdown, then Pagefind), and its forks would count its
-# memory again in every process's size. Nor a preview's first build: deferring its whole
-# index until the pages are out (ShardedIndex.defer) made a 10,000-check site 4 s slower
-# from nothing in the one run of each measured (36 s against 32 s).
+# memory again in every process's size. Nor a preview's first build from nothing:
+# deferring its whole index until the pages are out (ShardedIndex.defer) made a
+# 10,000-check site 4 s slower (36 s against 32 s, one run each). From a cache that holds
+# the bundles, it does (see _render_pages).
 PARALLEL_RENDER_MIN = 1000
 
 

@@ -789,6 +789,16 @@ class ShardedIndex:
         # Shards waiting for finish() (with defer): shard, slot, key and pages (not cut).
         self._deferred: list[tuple[int, str, str, list[tuple[str, str, bytes | None]]]] = []
 
+    def bundles_cached(self) -> bool:
+        """Whether the cache holds a bundle for every shard (of pages that may since have
+        changed): a build started from another build's cache, as serve's first is."""
+        return self.cache is not None and all(
+            self.cache.has(self._slot(shard)) for shard in self.folders)
+
+    def _slot(self, shard: int) -> str:
+        """The cache slot of a shard's latest bundle."""
+        return f"pagefind-shard:{self.count}:{shard}"
+
     def write(self, relpath: str, data: bytes) -> None:
         self.sink.write(relpath, data)
         if relpath in self.pages:
@@ -860,7 +870,7 @@ class ShardedIndex:
         """
         self._done.add(shard)
         pages.sort()
-        slot = f"pagefind-shard:{self.count}:{shard}"
+        slot = self._slot(shard)
         key = content_key("pagefind-shard", self._version,
                           *(f"{self.pages[relpath]}\0{digest}".encode()
                             for relpath, digest, _ in pages))

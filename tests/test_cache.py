@@ -105,6 +105,42 @@ def test_pages_rendered_on_forked_processes_are_those_of_a_serial_build(
     assert failed.err.count("template error") == 1 and "check.html:1" in failed.err
 
 
+def test_a_preview_first_build_renders_on_forks_from_a_cache_holding_every_bundle(
+        site, run, tmp_path, monkeypatch):
+    """serve starts from factsite build's cache, which holds every search shard's bundle:
+    its first build renders on forks (a shard to index would wait for the pages) and
+    makes the site factsite build made. From nothing, it renders here, as any first
+    build, Pagefind indexing beside it."""
+    settings = site.root / "content" / "site.yaml"
+    settings.write_text(settings.read_text(encoding="utf-8") + "search_shard_size: 20\n",
+                        encoding="utf-8")
+    corpus(site, 60)
+    monkeypatch.setattr(pipeline, "PARALLEL_RENDER_MIN", 10)
+    forked: list[int] = []
+
+    def counted(function, items, count, **options):
+        forked.append(len(items))
+        return parallel.ForkedMap(function, items, count, **options)
+
+    monkeypatch.setattr(pipeline, "ForkedMap", counted)
+    build(run, site.root, site.out, "--jobs", "2")
+    assert forked == []
+
+    def preview(out: str, cache_dir: str) -> dict[str, bytes]:
+        build_site(BuildOptions(site_dir=site.root, out_dir=tmp_path / out, jobs=2,
+                                now=dt.datetime.fromisoformat(NOW),
+                                cache_dir=tmp_path / cache_dir),
+                   published=lambda stats, base_url: None)
+        return snapshot(tmp_path / out)
+
+    cache.seed_cache(site.root / ".factsite-cache", tmp_path / "seeded")
+    assert preview("seeded-out", "seeded") == snapshot(site.out)
+    assert len(forked) == 1 and forked[0] > 60  # every page: 60 checks and the listings
+    forked.clear()
+    assert preview("new-out", "new-cache") == snapshot(site.out)
+    assert forked == []
+
+
 def test_a_check_renders_on_forked_processes_and_reports_as_a_serial_one(
         site, run, monkeypatch):
     """A check makes no search index, so its second core is free from the start: it
@@ -390,6 +426,22 @@ def test_an_edit_after_a_warm_build_shows(site, run, tmp_path):
     site.entry("2021-01-01-one", title="One", body="Second words.")
     build(run, site.root, site.out)
     assert "Second words." in (site.out / "checks" / "one" / "index.html").read_text()
+
+
+def test_has_says_whether_a_key_holds_a_value_without_reading_it(tmp_path):
+    disk = DiskCache(tmp_path / "c.sqlite")
+    disk.put("kept", b"x" * 1000)
+    assert disk.has("kept") and not disk.has("other")  # not flushed yet
+    disk.close()
+    disk = DiskCache(tmp_path / "c.sqlite")
+    assert disk.has("kept") and not disk.has("other")  # from the file
+    disk.close()
+    (tmp_path / "c.sqlite").write_bytes(b"not a database")
+    assert not DiskCache(tmp_path / "c.sqlite").has("kept")
+    memory = MemoryCache()
+    memory.put("kept", 1)
+    assert memory.has("kept") and not memory.has("other")
+    assert not cache.NoCache().has("kept")
 
 
 def test_a_corrupt_cache_is_rebuilt_not_trusted(site, run):
