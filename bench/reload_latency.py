@@ -38,6 +38,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
+from run import set_aside  # bench/run.py, beside this script
+
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_SCRIPT = Path("../shared/bench/make_corpus.py")  # relative to the repository root
 
@@ -222,18 +224,6 @@ def pristine_corpus(script: Path, entries: int, work: Path) -> Path:
                    check=True, stdout=subprocess.DEVNULL)
     stamp.write_text(made_by, encoding="utf-8")
     return pristine
-
-
-def set_aside(path: Path, trash: Path) -> None:
-    """Move the last run's folder out of the way, to be deleted once this run is over.
-
-    Deleted just before the first build, its 24,000 output files would slow that build
-    down: ext4 skips the inodes freed in the last minute when it makes new ones, and
-    reads each to find that out (see bench/run.py's ``set_aside``).
-    """
-    if path.exists():
-        trash.mkdir(parents=True, exist_ok=True)
-        path.rename(trash / f"{time.time_ns()}-{path.name}")
 
 
 def measure(args: argparse.Namespace, site: Path) -> int:

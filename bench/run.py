@@ -272,6 +272,27 @@ def rm(path: Path) -> None:
         path.unlink()
 
 
+def set_aside(path: Path, trash: Path) -> None:
+    """Move ``path`` (a tool's output or cache) out of the way of a cold build, into
+    ``trash``, to be deleted only when the whole run is over.
+
+    Deleted just before a build, tens of thousands of files made ext4's inode
+    allocator the build's bottleneck: it skips inodes freed in the last minute, and
+    reads each one to find that out (``perf``: ``recently_deleted``, ``find_inode_bit``
+    and ``find_get_block_common`` took 40% of factsite's CPU; system time 10-28 s
+    instead of 3 s for the same cold build of 10,000 checks into a new folder). A
+    build in CI or on a fresh checkout deletes nothing before it starts, so no tool
+    is measured with that cost.
+    """
+    if not (path.exists() or path.is_symlink()):
+        return
+    trash.mkdir(parents=True, exist_ok=True)
+    try:
+        path.rename(trash / f"{time.time_ns()}-{os.getpid()}-{path.name}")
+    except OSError:  # another file system: nothing to do but delete it
+        rm(path)
+
+
 DROP_CACHES = Path("/proc/sys/vm/drop_caches")
 
 
@@ -391,27 +412,6 @@ class Bench:
         self.runs: list[Run] = []
         self.failures: list[str] = []
         self.nonce = 0
-
-    def set_aside(self, path: Path) -> None:
-        """Move ``path`` (a tool's output or cache) out of the way of a cold build, into
-        WORK/trash, deleted only when the whole run is over.
-
-        Deleted just before a build, tens of thousands of files made ext4's inode
-        allocator the build's bottleneck: it skips inodes freed in the last minute, and
-        reads each one to find that out (``perf``: ``recently_deleted``, ``find_inode_bit``
-        and ``find_get_block_common`` took 40% of factsite's CPU; system time 10-28 s
-        instead of 3 s for the same cold build of 10,000 checks into a new folder). A
-        build in CI or on a fresh checkout deletes nothing before it starts, so no tool
-        is measured with that cost.
-        """
-        if not (path.exists() or path.is_symlink()):
-            return
-        self.trash.mkdir(parents=True, exist_ok=True)
-        self.nonce += 1
-        try:
-            path.rename(self.trash / f"{self.nonce}-{os.getpid()}-{path.name}")
-        except OSError:  # another file system: nothing to do but delete it
-            rm(path)
 
     # ---- setup
 
@@ -577,7 +577,7 @@ class Bench:
     ) -> Run:
         if cold:
             for p in tool.cold_paths:
-                self.set_aside(p)
+                set_aside(p, self.trash)
             if self.a.drop_caches:
                 drop_caches()
         label = f"{tool.name}-{scenario}{tag}-r{repeat}"
