@@ -159,15 +159,12 @@ def build_site(
             # The index is fed the check pages as they are written; a build with content
             # errors writes nothing, so it needs none, nor does a check. They render in
             # the same order all the same, so that a template error names the same page.
-            early = (published is not None and links is None
-                     and isinstance(sink, OutputWriter)
-                     and _publishes_early(content.static_files, urls))
             if graph.config.search:
                 check_pages = _check_pages(specs, urls)
                 if write and not report.has_errors:
                     index = ShardedIndex(sink, check_pages, graph.config.search_shard_size,
                                          lambda name: output_file(urls.pagefind(name)),
-                                         search, cache, recorded, defer=early)
+                                         search, cache, recorded)
                     pages_sink = index
                 shard_by_file = (index.shard_by_file if index is not None
                                  else shards_of(check_pages, graph.config.search_shard_size))
@@ -176,10 +173,13 @@ def build_site(
                 notes.append("search is off ('search: false' in site.yaml): "
                              "no search page, search box or index")
                 specs_in_order = specs
+            early = (index is not None and published is not None and links is None
+                     and _publishes_early(content.static_files, urls))
             records = _render_pages(specs_in_order, graph, urls, theme, content.static_files,
                                     pages_sink, report, progress, links, cache, keys,
                                     recorded, bodies, jobs,
-                                    [] if isinstance(search, SearchFailed) else search)
+                                    [] if isinstance(search, SearchFailed) else search,
+                                    preview=early)
             phases.done(f"render pages ({records.rendered} rendered, "
                         f"{len(specs) - records.rendered} unchanged)")
             phases.templates = records.templates
@@ -196,7 +196,6 @@ def build_site(
             # in Pagefind here (about 1 s for 500 checks): what needs no bundle is made
             # before waiting for it. The static files come after: one must not replace a
             # bundle file.
-            early = early and index is not None
             index_first = index is not None and len(index.services) < 2 and not early
             if index_first:
                 _finish_index(index, sink, phases)
@@ -214,7 +213,7 @@ def build_site(
             if report.failed(options.strict):
                 raise BuildFailed(report)
             if early:
-                assert published is not None and index is not None
+                assert published is not None and isinstance(sink, OutputWriter)
                 published(sink.publish(), content.config.base_url)
                 phases.done("published the pages")
                 _finish_index(index, sink, phases)
@@ -664,6 +663,7 @@ def _render_pages(
     bodies: BodyFile | None = None,
     jobs: int = 1,
     services: Sequence[SearchIndex] = (),
+    preview: bool = False,
 ) -> RenderedPages:
     """Render every page of the plan into ``sink``, except those whose key is unchanged
     and whose output file the sink can keep as the last build ``recorded`` it. The check
@@ -691,15 +691,15 @@ def _render_pages(
     changed = [spec for spec, record in zip(specs, same, strict=True) if record is None]
     # A first build's other core indexes as the pages come: it renders them here. Not a
     # preview's first build from a cache that holds every shard's bundle (serve started
-    # after factsite build): its few shards to index wait for the pages (defer).
+    # after factsite build): its few shards to index can wait for the pages.
     first_indexed = (not recorded and isinstance(sink, ShardedIndex)
-                     and not (sink.defer and sink.bundles_cached()))
+                     and not (preview and sink.bundles_cached()))
     forked = (_renders(changed, common, theme, urls, jobs,
                        lambda: base_context(graph, urls, theme, static_files, {}), services)
               if jobs > 1 and not first_indexed and len(changed) >= PARALLEL_RENDER_MIN
               else None)
-    if forked is None and isinstance(sink, ShardedIndex):
-        sink.defer = False  # a core is free for Pagefind: it indexes as the pages come
+    if preview and forked is not None and isinstance(sink, ShardedIndex):
+        sink.defer = True  # no core is free for Pagefind until the pages are published
     seen: set[tuple[str, int | None, str]] = set()
     # The ClaimReview findings of each check page, reported once all have rendered (see
     # _report_all_findings), not in the render order: that puts the changed search
@@ -846,21 +846,16 @@ def _validate_claim_review(html: str, page_url: str,
 def _report_all_findings(found: list[tuple[Entry, Sequence[Finding]]], report: Report,
                          ignored: dict[str, int]) -> None:
     """Report the check pages' ClaimReview findings by source file, as the loader
-    reports its problems, up to the first page whose findings hold an error: a template
-    that writes broken JSON-LD gives every check page the same errors."""
+    reports its problems, each at the front matter line it concerns, up to the first
+    page whose findings hold an error: a template that writes broken JSON-LD gives every
+    check page the same errors. Those of the rules in ``ignored`` (``ignore_warnings``
+    in site.yaml) are counted instead."""
     for entry, findings in sorted(found, key=lambda item: item[0].source_path):
-        _report_findings(findings, entry, report, ignored)
+        for finding in findings:
+            if finding.rule in ignored:
+                ignored[finding.rule] += 1
+                continue
+            line = entry.line_of(finding.field) or 1  # a page-level problem: the file itself
+            report.add(entry.source_path, line, finding.message, severity=finding.severity)
         if any(finding.severity is Severity.ERROR for finding in findings):
             break
-
-
-def _report_findings(findings: Sequence[Finding], entry: Entry, report: Report,
-                     ignored: dict[str, int]) -> None:
-    """Report a check page's ClaimReview findings at the front matter lines they concern,
-    but count those of the rules in ``ignored`` (``ignore_warnings`` in site.yaml)."""
-    for finding in findings:
-        if finding.rule in ignored:
-            ignored[finding.rule] += 1
-            continue
-        line = entry.line_of(finding.field) or 1  # a page-level problem: the file itself
-        report.add(entry.source_path, line, finding.message, severity=finding.severity)

@@ -751,16 +751,16 @@ class ShardedIndex:
     once their last bundle is out (see :meth:`_retire`). The caller closes them all in
     the end too (closing is idempotent), for a build that stops before its last shard.
 
-    With ``defer`` (a preview rendering on every core, which publishes the pages before
-    the index is done), a shard Pagefind must index waits for :meth:`finish`, its pages
-    read again from the sink then: Pagefind would take a core from the rendering, and
-    the rendering would wait for Pagefind at every shard.
+    Once ``defer`` is set (by a preview rendering on every core, which publishes the
+    pages before the index is done), a shard Pagefind must index waits for
+    :meth:`finish`, its pages read again from the sink then: Pagefind would take a core
+    from the rendering, and the rendering would wait for Pagefind at every shard.
     """
 
     def __init__(self, sink: Sink, pages: dict[str, str], shard_size: int | None,
                  place: Callable[[str], str], services: Sequence[SearchIndex],
                  cache: AnyCache | None = None,
-                 recorded: Mapping[str, Record] | None = None, defer: bool = False) -> None:
+                 recorded: Mapping[str, Record] | None = None) -> None:
         self.sink = sink
         self.pages = pages
         self.recorded = recorded or {}  # by the last build, by output file
@@ -785,7 +785,7 @@ class ShardedIndex:
             if record.key.startswith(_BUNDLE):
                 self._left.setdefault(record.key, []).append(file)
         self.bundle_files: dict[str, str] = {}  # output file → its bundle's key
-        self.defer = defer
+        self.defer = False
         # Shards waiting for finish() (with defer): shard, slot, key and pages (not cut).
         self._deferred: list[tuple[int, str, str, list[tuple[str, str, bytes | None]]]] = []
 
