@@ -71,17 +71,24 @@ def test_serial_parallel_cold_and_warm_builds_are_identical(site, tmp_path):
     assert tree(tmp_path / "warm") == serial
 
 
-def test_pages_rendered_on_forked_processes_are_those_of_a_serial_build(
-        site, run, tmp_path, monkeypatch):
-    corpus(site, 60)
-    monkeypatch.setattr(pipeline, "PARALLEL_RENDER_MIN", 10)  # not 1,000: a small site
-    forked: list[int] = []
+@pytest.fixture
+def forked(monkeypatch) -> list[int]:
+    """The number of pages each forked rendering of a build is given, as they start;
+    pages render on forks from 10 on (not 1,000: a small site)."""
+    started: list[int] = []
 
     def counted(function, items, count, **options):
-        forked.append(len(items))
+        started.append(len(items))
         return parallel.ForkedMap(function, items, count, **options)
 
+    monkeypatch.setattr(pipeline, "PARALLEL_RENDER_MIN", 10)
     monkeypatch.setattr(pipeline, "ForkedMap", counted)
+    return started
+
+
+def test_pages_rendered_on_forked_processes_are_those_of_a_serial_build(
+        site, run, tmp_path, forked):
+    corpus(site, 60)
     out = tmp_path / "out"
     build(run, site.root, out, "--jobs", "2")
     assert forked == []  # a first build renders here (see PARALLEL_RENDER_MIN)
@@ -106,23 +113,13 @@ def test_pages_rendered_on_forked_processes_are_those_of_a_serial_build(
 
 
 def test_a_preview_first_build_renders_on_forks_from_a_cache_holding_every_bundle(
-        site, run, tmp_path, monkeypatch):
+        site, run, tmp_path, forked):
     """serve starts from factsite build's cache, which holds every search shard's bundle:
     its first build renders on forks (a shard to index would wait for the pages) and
     makes the site factsite build made. From nothing, it renders here, as any first
     build, Pagefind indexing beside it."""
-    settings = site.root / "content" / "site.yaml"
-    settings.write_text(settings.read_text(encoding="utf-8") + "search_shard_size: 20\n",
-                        encoding="utf-8")
+    site.write("content/site.yaml", SITE_YAML + "search_shard_size: 20\n")
     corpus(site, 60)
-    monkeypatch.setattr(pipeline, "PARALLEL_RENDER_MIN", 10)
-    forked: list[int] = []
-
-    def counted(function, items, count, **options):
-        forked.append(len(items))
-        return parallel.ForkedMap(function, items, count, **options)
-
-    monkeypatch.setattr(pipeline, "ForkedMap", counted)
     build(run, site.root, site.out, "--jobs", "2")
     assert forked == []
 
@@ -142,19 +139,11 @@ def test_a_preview_first_build_renders_on_forks_from_a_cache_holding_every_bundl
 
 
 def test_a_check_renders_on_forked_processes_and_reports_as_a_serial_one(
-        site, run, monkeypatch):
+        site, run, forked):
     """A check makes no search index, so its second core is free from the start: it
     renders on forks even with nothing cached, and says exactly what a serial check says."""
     corpus(site, 60)
     site.entry("2021-01-01-long", title="Long", claim="A claim " * 12)  # a warning
-    monkeypatch.setattr(pipeline, "PARALLEL_RENDER_MIN", 10)
-    forked: list[int] = []
-
-    def counted(function, items, count, **options):
-        forked.append(len(items))
-        return parallel.ForkedMap(function, items, count, **options)
-
-    monkeypatch.setattr(pipeline, "ForkedMap", counted)
     serial = run("check", str(site.root), "--jobs", "1")
     assert forked == [] and serial.code == 1  # the warning fails a check
     parallel_run = run("check", str(site.root), "--jobs", "2")
@@ -197,7 +186,6 @@ def test_a_forked_map_keeps_the_order_and_reports_a_failure():
 
 def test_a_build_that_cannot_fork_renders_its_pages_itself(site, run, tmp_path, monkeypatch):
     corpus(site, 30)
-    monkeypatch.setattr(pipeline, "PARALLEL_RENDER_MIN", 10)
     out = tmp_path / "out"
     build(run, site.root, out, "--jobs", "2")
     site.write("templates/check.html", '{% extends "!theme/check.html" %}'

@@ -532,9 +532,7 @@ def test_a_preview_build_publishes_its_pages_before_the_search_index(site, run, 
     rendered on forks from the first on (as a large site's are when many change): the
     shards to index wait for the end (``defer``), their pages read again then."""
     monkeypatch.setattr(pipeline, "PARALLEL_RENDER_MIN", 1)
-    settings = site.root / "content" / "site.yaml"
-    settings.write_text(settings.read_text(encoding="utf-8") + "search_shard_size: 4\n",
-                        encoding="utf-8")
+    site.write("content/site.yaml", SITE_YAML + "search_shard_size: 4\n")
     corpus(site)
     assert run("build", str(site.root), "-q").code == 0
     before = snapshot(site.out)
@@ -565,9 +563,7 @@ def test_a_rebuild_reports_claim_review_findings_as_a_build_from_nothing(site, r
     """A rebuild renders the changed search shards first; its ClaimReview warnings still
     come in the order of a build from nothing (by source file), whichever check was
     edited."""
-    settings = site.root / "content" / "site.yaml"
-    settings.write_text(settings.read_text(encoding="utf-8") + "search_shard_size: 2\n",
-                        encoding="utf-8")
+    site.write("content/site.yaml", SITE_YAML + "search_shard_size: 2\n")
 
     def write(n: int, body: str) -> None:  # claims long enough to be warned about
         site.entry(f"2021-0{n + 1}-01-long-{n}", title=f"Long {n}", claim="A claim " * (10 + n),
