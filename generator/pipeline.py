@@ -37,6 +37,7 @@ from .cache import (
     read_mapping,
 )
 from .claimreview import Finding, script_chunks, validate_scripts
+from .config import load_config
 from .diagnostics import BuildFailed, Report, Severity, locate
 from .feeds import site_feeds
 from .graph import SiteGraph, build_graph
@@ -77,7 +78,7 @@ def build_site(
     site_dir = options.site_dir
     protected = [site_dir / "content", site_dir / "templates"]
     jobs = options.jobs or os.cpu_count() or 1
-    search = _start_search(jobs) if write else []
+    search = _start_search(jobs) if write and _search_on(site_dir) else []
     # Python's cycle collector runs after every few hundred new objects, and each of its
     # full passes walks every object alive. Loading, the graph and the page keys make
     # millions of objects and (measured) almost no reference cycles, so it only cost
@@ -154,6 +155,8 @@ def build_site(
         committed = False
         try:
             pages_sink: Any = sink
+            if graph.config.search and write and search == []:
+                search = _start_search(jobs)  # site.yaml turned search on since _search_on
             if graph.config.search and isinstance(search, SearchFailed):
                 raise search
             # The index is fed the check pages as they are written; a build with content
@@ -285,6 +288,14 @@ def _start_search(jobs: int) -> list[SearchIndex] | SearchFailed:
         with contextlib.suppress(SearchFailed):  # one is enough, two are faster
             search.append(SearchIndex())
     return search
+
+
+def _search_on(site_dir: Path) -> bool:
+    """Whether the site's settings leave search on, read before the content is loaded to
+    start Pagefind early (see :func:`_start_search`) only for a site that uses it; if
+    they cannot be read, the loader reports why, and search is on by default."""
+    config = load_config(site_dir, Report())
+    return config is None or config.search
 
 
 def _publishes_early(static_files: list[StaticFile], urls: Urls) -> bool:

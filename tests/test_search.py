@@ -451,6 +451,33 @@ def test_search_false_builds_no_index_page_or_box_and_says_so(run, site: Site) -
     assert not built(run, site, "-q").out  # -q prints only errors
 
 
+def test_a_site_with_search_off_starts_no_pagefind(
+        run, site: Site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    started = tmp_path / "started"
+    path = tmp_path / "pagefind"
+    path.write_text(f"#!/bin/sh\necho run >> '{started}'\nexec '{find_binary()}' \"$@\"\n")
+    path.chmod(stat.S_IRWXU)
+    monkeypatch.setenv("PAGEFIND_BINARY_PATH", str(path))  # what the pagefind package obeys
+    fill(site)
+    built(run, site, "--no-cache", "--jobs", "2")
+    assert started.read_text().count("run") == 2  # search on: two jobs, two Pagefinds
+    started.unlink()
+    site.write("content/site.yaml", SITE_YAML + "search: false\n")
+    built(run, site, "--no-cache", "--jobs", "2")
+    assert not started.exists()
+
+
+def test_search_turned_on_while_the_build_started_still_makes_the_index(
+        run, site: Site, monkeypatch: pytest.MonkeyPatch) -> None:
+    # site.yaml is read once to decide whether to start Pagefind, and again by the loader;
+    # an edit between the two (in serve) must not leave the site without its index.
+    monkeypatch.setattr("generator.pipeline._search_on", lambda site_dir: False)
+    fill(site)
+    built(run, site, "--no-cache")
+    assert (site.out / "pagefind" / "pagefind.js").is_file()
+    assert (site.out / "search" / "index.html").is_file()
+
+
 def test_strict_builds_pass_with_search_off(run, site: Site) -> None:
     site.write("content/site.yaml", SITE_YAML + "search: false\n")
     fill(site)
