@@ -7,6 +7,7 @@ Usage (from the repository root; standard library only, any Python >= 3.11):
     python bench/run.py --quick              # 1,000 entries, 1 repeat: a smoke run for developers
     python bench/run.py --scale 100000       # also a cold factsite build of 100,000 entries
     python bench/run.py --tools factsite     # only factsite (ratios are then n/a)
+    python bench/run.py --tools factsite,hugo,pelican   # without the search-off variant
 
 What it does:
 
@@ -18,7 +19,8 @@ What it does:
    site) and converts it with ``to_hugo.py`` (WORK/hugo-N) and ``to_pelican.py``
    (WORK/pelican-N). All three are reused while the scripts and options are unchanged.
 3. Warms up on a 20-entry corpus (compiles bytecode, loads binaries; fails fast).
-4. For each repeat, for each tool (side by side, order rotated between repeats):
+4. For each repeat, for each tool (side by side, order rotated between repeats; the tools
+   are factsite, Hugo, Pelican and "nosearch", factsite with ``search: false``):
    cold build, rebuild with nothing changed, rebuild after appending a sentence to one
    entry's body, rebuild after changing the same entry's companies and verdict (each
    edit is restored and rebuilt, untimed, before the next scenario).
@@ -56,7 +58,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 BENCH_REQUIREMENTS = ["hugo", "pelican", "markdown", "pyyaml"]
 FACTSITE_NOW = "2026-01-01T00:00:00Z"
-TOOLS = ("factsite", "hugo", "pelican")
+TOOLS = ("factsite", "hugo", "pelican", "nosearch")
+# "nosearch" is factsite on a copy of its corpus with ``search: false``: no Pagefind index.
+# It is not a target of the issue; its rows show what the search index costs, so that
+# whoever sets the targets can weigh it (Hugo and Pelican build no search index).
+NOSEARCH_SETTING = "search: false\n"
 SCENARIOS = ("cold", "nochange", "body", "meta", "memory")
 SCENARIO_TITLES = {
     "cold": "cold build (empty output, no cache)",
@@ -491,11 +497,15 @@ class Bench:
         paths = {"factsite": corpus}
         if not convert:
             return paths
+        if "nosearch" in self.a.tools:
+            paths["nosearch"] = self._nosearch_copy(corpus, cstamp)
         common = sha(self.shared / "_corpus.py")
         for tool, script, extra in (
             ("hugo", "to_hugo.py", []),
             ("pelican", "to_pelican.py", ["--theme", self.a.pelican_theme]),
         ):
+            if tool not in self.a.tools:
+                continue
             project = self.work / f"{tool}-{entries}"
             pstamp = {
                 "corpus": cstamp,
@@ -514,6 +524,20 @@ class Bench:
             paths[tool] = project
         return paths
 
+    def _nosearch_copy(self, corpus: Path, cstamp: dict) -> Path:
+        """A copy of the factsite corpus's content with ``search: false`` in its settings
+        (a copy, not links: the edits rewrite files in place)."""
+        copy = corpus.with_name(corpus.name + "-nosearch")
+        stamp = {"corpus": cstamp, "setting": NOSEARCH_SETTING}
+        if self.a.fresh or not self._stamped(copy, stamp):
+            log(f"copying it with {NOSEARCH_SETTING.strip()!r} into {copy} ...")
+            rm(copy)
+            shutil.copytree(corpus / "content", copy / "content")
+            with (copy / "content" / "site.yaml").open("a", encoding="utf-8") as settings:
+                settings.write(NOSEARCH_SETTING)
+            self._write_stamp(copy, stamp)
+        return copy
+
     def make_tools(self, paths: dict[str, Path], entries: int) -> dict[str, Tool]:
         base = dict(os.environ)
         # The warm-up compiles each Python tool's modules once, as its first run on any
@@ -531,6 +555,17 @@ class Bench:
             [corpus / "output", corpus / ".factsite-cache"],
             corpus / "content" / "entries",
         )
+        if "nosearch" in paths:
+            copy = paths["nosearch"]
+            tools["nosearch"] = Tool(
+                "nosearch",
+                [str(self.a.factsite), "build", str(copy), *self.a.factsite_arg],
+                REPO,
+                dict(base, FACTSITE_NOW=FACTSITE_NOW),
+                copy / "output",
+                [copy / "output", copy / ".factsite-cache"],
+                copy / "content" / "entries",
+            )
         if "hugo" in paths:
             hugo = paths["hugo"]
             cachedir = self.work / f"hugo-cache-{entries}"
@@ -720,7 +755,7 @@ class Bench:
         for tool in tools.values():
             path = tool.entries_root / edit.relpath
             text = path.read_text(encoding="utf-8")
-            if tool.name == "factsite":
+            if tool.name in ("factsite", "nosearch"):
                 text = _front_matter_sub(text, "verdict", verdict, yaml_fm=True)
                 text = _front_matter_sub(text, "companies", f"[{slug}]", yaml_fm=True)
             elif tool.name == "hugo":
@@ -740,7 +775,7 @@ class Bench:
     def warmup(self) -> None:
         """A 20-entry corpus through every tool: compiles bytecode, loads binaries, fails fast."""
         log("warming up on a 20-entry corpus ...")
-        paths = self.prepare_corpus(20, convert=any(t != "factsite" for t in self.a.tools))
+        paths = self.prepare_corpus(20, convert=len(self.a.tools) > 1)
         tools = self.make_tools(paths, 20)
         for tool in tools.values():
             run = self.build(tool, "warmup", 0, cold=True, record=False)
@@ -847,7 +882,7 @@ class Bench:
         }
         self.warmup()
         meta["versions"] = self.versions()
-        paths = self.prepare_corpus(a.entries, convert=any(t != "factsite" for t in a.tools))
+        paths = self.prepare_corpus(a.entries, convert=len(a.tools) > 1)
         tools = self.make_tools(paths, a.entries)
         edit = self.choose_edit(paths)
         meta["edited_entry"] = edit.relpath
@@ -912,27 +947,13 @@ def summarize(runs: list[Run], scale: Run | None, scale_entries: int | None, met
                 "failed": [r.error for r in failed],
                 "unit": "bytes" if s == "memory" else "seconds",
             }
-    targets = []
-    for s, ref, limit in TARGETS:
-        f = medians.get(s, {}).get("factsite", {}).get("median")
-        rfs = medians.get(s, {}).get(ref)
-        rv = rfs.get("median") if rfs else None
-        if f is None and "factsite" in medians.get(s, {}):
-            verdict, ratio = "FAIL (factsite failed)", None
-        elif rfs is None or f is None:
-            verdict, ratio = "n/a (not run)", None
-        elif rv is None:
-            verdict, ratio = f"n/a ({ref} failed)", None
-        else:
-            ratio = f / rv
-            verdict = "PASS" if ratio <= limit else "FAIL"
-        targets.append(
-            {"scenario": s, "reference": ref, "target": limit, "ratio": ratio, "result": verdict}
-        )
     out = {
         "meta": meta,
         "medians": medians,
-        "targets": targets,
+        "targets": _targets(medians, "factsite"),
+        # Not targets: what the same limits would say of factsite without a search index.
+        "nosearch": _targets(medians, "nosearch") if any(
+            "nosearch" in m for m in medians.values()) else [],
         "runs": [r.as_dict() for r in runs],
     }
     if scale is not None:
@@ -959,6 +980,28 @@ def summarize(runs: list[Run], scale: Run | None, scale_entries: int | None, met
             "base_entries": meta["entries"],
         }
     return out
+
+
+def _targets(medians: dict[str, dict[str, dict]], tool: str) -> list[dict]:
+    """Each target of the issue (TARGETS) applied to ``tool``'s medians."""
+    targets = []
+    for s, ref, limit in TARGETS:
+        f = medians.get(s, {}).get(tool, {}).get("median")
+        rfs = medians.get(s, {}).get(ref)
+        rv = rfs.get("median") if rfs else None
+        if f is None and tool in medians.get(s, {}):
+            verdict, ratio = f"FAIL ({tool} failed)", None
+        elif rfs is None or f is None:
+            verdict, ratio = "n/a (not run)", None
+        elif rv is None:
+            verdict, ratio = f"n/a ({ref} failed)", None
+        else:
+            ratio = f / rv
+            verdict = "PASS" if ratio <= limit else "FAIL"
+        targets.append(
+            {"scenario": s, "reference": ref, "target": limit, "ratio": ratio, "result": verdict}
+        )
+    return targets
 
 
 def _fmt(value, unit) -> str:
@@ -989,7 +1032,7 @@ def render(report: dict) -> tuple[str, str]:
         if s not in med:
             continue
         cells = [SCENARIO_TITLES[s]]
-        for t in TOOLS:
+        for t in ("factsite", "hugo", "pelican"):
             m = med[s].get(t)
             if m is None:
                 cells.append("not run")
@@ -1051,11 +1094,9 @@ def render(report: dict) -> tuple[str, str]:
                 "",
             ]
         )
-    widths = [max(len(str(r[i])) for r in [head, *rows]) for i in range(len(head))]
-
-    def line(cells: list) -> str:
-        return "  ".join(str(c).ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()
-
+    tables = [("", head, rows)]
+    if report.get("nosearch"):
+        tables.append(_nosearch_table(report))
     v = meta.get("versions", {})
     title = (
         f"factsite benchmark: {meta['entries']:,} entries, {meta['repeat']} repeat(s), medians; "
@@ -1076,39 +1117,55 @@ def render(report: dict) -> tuple[str, str]:
     if report.get("failures"):
         notes.append("Failed builds (no median is computed for a scenario with a failed build):")
         notes.extend(f"  - {f}" for f in report["failures"])
-    text = (
-        "\n".join(
-            [
-                title,
-                sub,
-                "",
-                line(head),
-                line(["-" * w for w in widths]),
-                *map(line, rows),
-                "",
-                *notes,
-            ]
-        ).rstrip()
-        + "\n"
-    )
+    text_lines, md_lines = [title, sub, ""], [f"**{title}**", "", sub, ""]
+    for caption, table_head, table_rows in tables:
+        widths = [max(len(str(r[i])) for r in [table_head, *table_rows])
+                  for i in range(len(table_head))]
 
-    def md_row(cells: list) -> str:
-        return "| " + " | ".join(str(c) for c in cells) + " |"
+        def line(cells: list, widths: list[int] = widths) -> str:
+            return "  ".join(str(c).ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()
 
-    md = "\n".join(
-        [
-            f"**{title}**",
-            "",
-            sub,
-            "",
-            md_row(head),
-            md_row(["---"] + ["---:"] * 9),
-            *map(md_row, rows),
-            "",
-            *notes,
-        ]
-    )
+        def md_row(cells: list) -> str:
+            return "| " + " | ".join(str(c) for c in cells) + " |"
+
+        if caption:
+            text_lines += [caption, ""]
+            md_lines += [caption, ""]
+        text_lines += [line(table_head), line(["-" * w for w in widths]),
+                       *map(line, table_rows), ""]
+        md_lines += [md_row(table_head), md_row(["---"] + ["---:"] * (len(table_head) - 1)),
+                     *map(md_row, table_rows), ""]
+    text = "\n".join([*text_lines, *notes]).rstrip() + "\n"
+    md = "\n".join([*md_lines, *notes])
     return text, md.rstrip() + "\n"
+
+
+def _nosearch_table(report: dict) -> tuple[str, list[str], list[list[str]]]:
+    """The search-off variant: its medians, the share of factsite's time (or memory) it
+    leaves, and what the issue's limits would say of it."""
+    med = report["medians"]
+    tgt = {(t["scenario"], t["reference"]): t for t in report["nosearch"]}
+    caption = ("factsite with `search: false` (no Pagefind index; not a target of the "
+               "issue, for comparison: Hugo and Pelican build no search index)")
+    head = ["scenario", "search off", "÷ factsite", "÷ Hugo", "target", "would be",
+            "÷ Pelican", "target", "would be"]
+    rows = []
+    for s in SCENARIOS:
+        m = med.get(s, {}).get("nosearch")
+        if m is None:
+            continue
+        full = med[s].get("factsite", {}).get("median")
+        value = m["median"]
+        cells = [SCENARIO_TITLES[s], "FAILED" if value is None else _fmt(value, m["unit"]),
+                 f"{value / full:.2f}×" if value is not None and full else "—"]
+        for ref in ("hugo", "pelican"):
+            t = tgt.get((s, ref))
+            ratio = t["ratio"] if t else None
+            cells.append(f"{ratio:.2f}×" if ratio is not None else "—")
+            cells.append(f"≤ {t['target']}×" if t else "")
+            cells.append(t["result"] if t else "")
+        rows.append(cells)
+    return caption, head, rows
 
 
 # --------------------------------------------------------------------------- CLI
@@ -1159,7 +1216,10 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="extra argument for 'factsite build' (repeatable), e.g. --factsite-arg=--jobs=2",
     )
     ap.add_argument(
-        "--tools", default=",".join(TOOLS), help="comma-separated subset of factsite,hugo,pelican"
+        "--tools",
+        default=",".join(TOOLS),
+        help="comma-separated subset of factsite,hugo,pelican,nosearch (factsite with "
+        "'search: false'); default: all four",
     )
     ap.add_argument(
         "--pelican-theme",
