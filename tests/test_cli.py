@@ -232,3 +232,43 @@ def test_profile_lists_the_templates_by_the_time_they_took(site, run):
     assert pages["check.html"] == 3
     rendered = int(result.err.split("render pages (")[1].split(" rendered")[0])
     assert sum(pages.values()) == rendered
+
+
+def test_the_workflow_restores_and_saves_the_cache_the_build_uses(tmp_path):
+    """.github/workflows/site.yml, the CI set-up for a site: its cache steps name the
+    folder the build keeps its cache in, under keys that a later run restores, and its
+    build step, run as the workflow runs it on two fresh checkouts (the second with the
+    first one's cache restored), builds the same site both times."""
+    import shutil
+
+    import yaml
+
+    from generator.build import CACHE_DIR
+
+    workflow = yaml.safe_load((REPO / ".github" / "workflows" / "site.yml").read_text())
+    steps = {step.get("name") or step["uses"]: step for step in workflow["jobs"]["build"]["steps"]}
+    restore, save = steps["Restore the build cache"]["with"], steps["Save the build cache"]["with"]
+    assert restore["path"] == save["path"] == CACHE_DIR
+    assert restore["key"] == save["key"]
+    assert save["key"].startswith(restore["restore-keys"])  # a later commit finds it
+    assert restore["restore-keys"] and "github.sha" not in restore["restore-keys"]
+    assert steps["Upload the site"]["with"]["path"].rstrip("/") == "output"
+
+    script = steps["Build (strict)"]["run"]
+    env = dict(os.environ, PAGES_URL="",
+               PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    builds = []
+    for name in ("first", "second"):
+        checkout = tmp_path / name
+        for folder in ("content", "templates"):
+            shutil.copytree(REPO / folder, checkout / folder)
+        if builds:  # actions/cache/restore puts back what the first run saved
+            shutil.copytree(tmp_path / "first" / CACHE_DIR, checkout / CACHE_DIR)
+        done = subprocess.run(["bash", "-e", "-c", script], cwd=checkout, env=env,
+                              capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "::error" not in done.stdout + done.stderr
+        assert (checkout / CACHE_DIR).is_dir()
+        builds.append(tree(checkout / "output"))
+    assert builds[0] == builds[1]
+    assert any(path.startswith("pagefind/") for path in builds[0])
