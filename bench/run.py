@@ -1160,7 +1160,8 @@ def _nosearch_table(report: dict) -> tuple[str, list[str], list[list[str]]]:
                  f"{value / full:.2f}×" if value is not None and full else "—"]
         for ref in ("hugo", "pelican"):
             t = tgt.get((s, ref))
-            ratio = t["ratio"] if t else None
+            other = med[s].get(ref, {}).get("median")
+            ratio = t["ratio"] if t else (value / other if value and other else None)
             cells.append(f"{ratio:.2f}×" if ratio is not None else "—")
             cells.append(f"≤ {t['target']}×" if t else "")
             cells.append(t["result"] if t else "")
