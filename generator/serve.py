@@ -14,6 +14,11 @@ That list tells each open browser tab whether *its* page changed:
     build failed                    → "errors" (an overlay; the last good site is served)
     fixed again                     → "ok" (overlay cleared), then "reload" if changed
 
+A stylesheet edit is shown before the build that it starts: the build renders every page
+again only to put the stylesheet's new hashed name in it (9.5-11 s at 10,000 checks), so
+the tabs get "css" at once and the new file is served from memory until the build
+writes it (a page that changed otherwise still reloads once the build has placed it).
+
 Tabs are told as soon as the pages are in place, while Pagefind still indexes the
 changed search shards (``OutputWriter.publish``): at 10,000 checks a check's edit reloads
 about 0.8 s sooner and a ``check.html`` edit 9-10 s after the save instead of 24 s (see
@@ -58,7 +63,7 @@ from .cache import seed_cache
 from .config import load_config
 from .diagnostics import BuildFailed, Report, condense
 from .progress import Progress
-from .theme import Theme
+from .theme import Theme, published_name
 from .urls import Urls
 from .watch import Coalescer, SiteWatcher
 from .writer import STAGING, WriteStats
@@ -371,6 +376,8 @@ class Preview:
         self.last: BuildResult | None = None
         self.tabs: set[Tab] = set()
         self._asset_hrefs: dict[str, str] = {}  # asset name → href in the served pages
+        self._early: dict[str, bytes] = {}  # href → a stylesheet tabs use before it is built
+        self._early_swaps: dict[str, str] = {}  # old href → that stylesheet's href
         self._warnings: set[str] = set()  # printed already: repeat only new ones
         self._notes: set[str] = set()  # the same for the notes (facts about a build)
         self._reloaded = 0  # tabs told to reload by the build under way
@@ -390,6 +397,7 @@ class Preview:
                     self.theme = Theme(self.options.site_dir)
                 else:
                     self.theme.refresh()  # templates added, removed, renamed; new asset hashes
+                    self._swap_stylesheets()
                 self._reloaded = 0
                 result = build(self.options, theme=self.theme, progress=progress,
                                published=self._published)
@@ -405,6 +413,46 @@ class Preview:
             self._succeeded(result)
             return True
 
+    def _swap_stylesheets(self) -> None:
+        """Switch the tabs to stylesheets edited since the last build, before this build
+        renders: it renders every page again only to name the new file (see the module's
+        docstring). Each new file is served from memory until the build writes it
+        (:meth:`early_stylesheet`); a stylesheet edited again since the theme hashed it
+        is left to the build."""
+        assert self.theme is not None
+        with self._cond:
+            urls, served = self.urls, dict(self._asset_hrefs)
+        edited: list[tuple[str, str, str, bytes]] = []  # name, old href, new href, bytes
+        for asset in self.theme.assets.values():
+            old = served.get(asset.name)
+            href = urls.href(urls.asset(asset.published))
+            if old is None or old == href or not asset.name.endswith(".css"):
+                continue
+            try:
+                data = asset.source.read_bytes()
+            except OSError:
+                continue
+            if published_name(asset.name, data) == asset.published:
+                edited.append((asset.name, old, href, data))
+        if not edited:
+            return
+        with self._cond:
+            for name, old, href, data in edited:
+                self._asset_hrefs[name] = href
+                self._early[href] = data
+                self._early_swaps[old] = href  # for tabs that open before the build ends
+            for tab in self.tabs:
+                swap = {old: href for _, old, href, _ in edited if old.encode() in tab.body}
+                if swap and not tab.done:
+                    tab.body = _swapped(tab.body, swap)  # what the build is to make of it
+                    tab.send("css", {"swap": swap, "version": version_of(tab.body)})
+
+    def early_stylesheet(self, target: str) -> bytes | None:
+        """The bytes of a stylesheet the tabs were switched to and the build has not
+        written yet, for a request of ``target`` (see :meth:`_swap_stylesheets`)."""
+        with self._cond:
+            return self._early.get(target.split("#", 1)[0].split("?", 1)[0])
+
     def _read_urls(self) -> Urls | None:
         config = load_config(self.options.site_dir, Report(), self.options.base_url)
         return Urls(config.base_url) if config is not None else None
@@ -418,6 +466,8 @@ class Preview:
     def _succeeded(self, result: BuildResult) -> None:
         with self._cond:
             self._show(set(result.stats.changed), result.base_url)
+            self._early.clear()  # written by now
+            self._early_swaps.clear()
             self.builds += 1
             self.last = result
             for tab in self.tabs:
@@ -430,10 +480,10 @@ class Preview:
         assert self.theme is not None
         urls = Urls(base_url)  # the build has just read site.yaml
         hrefs = {a.name: urls.href(urls.asset(a.published)) for a in self.theme.assets.values()}
-        swaps = {
-            old: hrefs[name]
-            for name, old in self._asset_hrefs.items()
-            if name in hrefs and hrefs[name] != old
+        swaps = {  # and those made before the build (for the tabs opened since)
+            **self._early_swaps,
+            **{old: hrefs[name] for name, old in self._asset_hrefs.items()
+               if name in hrefs and hrefs[name] != old},
         }
         recovered = bool(self.errors)
         self.errors = []
@@ -602,6 +652,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, CLIENT_JS.encode(), CONTENT_TYPES[".js"], head)
         elif found.kind == "file":
             self._file(found.relpath, head)
+        elif (early := preview.early_stylesheet(self.path)) is not None:
+            self._send(200, early, CONTENT_TYPES[".css"], head)
         else:
             self._not_found(head)
 

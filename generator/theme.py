@@ -75,6 +75,13 @@ class TemplateFailed(Exception):
         return TemplateFailed, (self.path, self.line, self.message, self.source_line)
 
 
+def published_name(name: str, data: bytes) -> str:
+    """The name an asset with these bytes is published under: ``style.0123456789.css``."""
+    digest = hashlib.sha256(data).hexdigest()[:10]
+    stem, dot, ext = name.rpartition(".")
+    return f"{stem}.{digest}.{ext}" if dot else f"{name}.{digest}"
+
+
 @dataclass(frozen=True)
 class Asset:
     name: str  # as templates ask for it: "style.css"
@@ -167,10 +174,7 @@ class Theme:
                 for filename in sorted(filenames):
                     path = Path(dirpath) / filename
                     name = path.relative_to(root).as_posix()
-                    digest = hashlib.sha256(path.read_bytes()).hexdigest()[:10]
-                    stem, dot, ext = name.rpartition(".")
-                    published = f"{stem}.{digest}.{ext}" if dot else f"{name}.{digest}"
-                    assets[name] = Asset(name, published, path)
+                    assets[name] = Asset(name, published_name(name, path.read_bytes()), path)
         return dict(sorted(assets.items()))
 
     def graph_reads(self) -> set[str]:

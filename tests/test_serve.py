@@ -605,6 +605,56 @@ def test_css_change_swaps_the_stylesheet_without_a_reload(served):
     assert f'href="{new}"' in page.text
 
 
+def test_a_stylesheet_edit_reaches_the_tabs_before_the_build_renders(served, monkeypatch):
+    """The build a stylesheet edit starts renders every page again only to name the new
+    file (10 s at 10,000 checks): the tabs switch to it first, served from memory until
+    the build writes it. A tab opened meanwhile gets the old page, and is switched when
+    the build has placed the new one."""
+    from generator import serve
+
+    release = threading.Event()
+    real_build = serve.build
+
+    def held(*args, **kwargs):
+        assert release.wait(WAIT), "the test never let the build go on"
+        return real_build(*args, **kwargs)
+
+    monkeypatch.setattr(serve, "build", held)
+    tab = served.tab("/checks/byd-battery/")
+    old = re.search(r'<link rel="stylesheet" href="([^"]+)"', served.get("/").text).group(1)
+    theme_css = (REPO / "templates/assets/style.css").read_text(encoding="utf-8")
+    served.site.write("templates/assets/style.css", theme_css + "\nbody { color: #123456; }\n")
+    data = tab.wait("css")  # while the build waits
+    new = data["swap"][old]
+    assert new != old and not (served.root / new.lstrip("/")).exists()
+    response = served.get(new)
+    assert response.status == 200 and response.headers["content-type"].startswith("text/css")
+    assert "#123456" in response.text
+    assert f'href="{old}"' in served.get("/checks/byd-battery/").text  # not built yet
+    late = served.tab("/about/")
+    release.set()
+    assert late.wait("css")["swap"] == {old: new}
+    tab.wait("built")
+    late.wait("built")
+    assert "reload" not in tab.kinds() + late.kinds()
+    page = served.get("/checks/byd-battery/")
+    assert page.attr("data-version") == data["version"]  # what the tab was told it holds
+    assert served.get(new).body == (served.root / new.lstrip("/")).read_bytes()
+    assert served.get(old).status == 404
+
+
+def test_a_stylesheet_edited_with_a_template_still_reloads_what_changed(served, tmp_path):
+    tab = served.tab("/about/")
+    theme_css = (REPO / "templates/assets/style.css").read_text(encoding="utf-8")
+    served.site.write("templates/page.html",
+                      '{% extends "!theme/page.html" %}{% block title %}NEW{% endblock %}\n')
+    served.site.write("templates/assets/style.css", theme_css + "\nbody { color: #654321; }\n")
+    tab.wait("reload")  # after a "css", if one build saw both edits
+    served.settle()
+    assert "<title>NEW</title>" in served.get("/about/").text
+    assert snapshot(served.root) == clean_build(served.site, tmp_path / "clean")
+
+
 # -- errors ----------------------------------------------------------------------------------------
 
 

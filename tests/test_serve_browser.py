@@ -6,6 +6,7 @@ change swaps the stylesheet without a reload; an error shows the overlay until f
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -132,11 +133,26 @@ def edit_reloads_and_keeps_scroll(new_page: Callable[[], Page], served: Served) 
     assert page.evaluate("document.querySelectorAll('#factsite-overlay').length") == 0
 
 
-def test_css_change_swaps_the_stylesheet_without_reloading(chromium, served):
-    chromium.run(css_swaps_without_reload, chromium.page, served)
+def test_css_change_swaps_the_stylesheet_without_reloading(chromium, served, monkeypatch):
+    # The build the edit starts is held: the new stylesheet reaches the page before it.
+    from generator import serve
+
+    release = threading.Event()
+    real_build = serve.build
+
+    def held(*args, **kwargs):
+        assert release.wait(WAIT), "the test never let the build go on"
+        return real_build(*args, **kwargs)
+
+    monkeypatch.setattr(serve, "build", held)
+    try:
+        chromium.run(css_swaps_without_reload, chromium.page, served, release)
+    finally:
+        release.set()
 
 
-def css_swaps_without_reload(new_page: Callable[[], Page], served: Served) -> None:
+def css_swaps_without_reload(new_page: Callable[[], Page], served: Served,
+                             release: threading.Event) -> None:
     page = new_page()
     open_tab(page, served, "/checks/long-check/")
     page.evaluate("window.__notReloaded = true")
@@ -146,6 +162,11 @@ def css_swaps_without_reload(new_page: Callable[[], Page], served: Served) -> No
         theme_css + "\nbody { background-color: rgb(1, 2, 3) !important; }\n",
     )
     page.wait_for_function("getComputedStyle(document.body).backgroundColor === 'rgb(1, 2, 3)'")
+    assert not release.is_set()  # from the server's memory, before the build
+    release.set()
+    served.settle()
+    href = page.evaluate("document.querySelector('link[rel=stylesheet]').getAttribute('href')")
+    assert (served.root / href.lstrip("/")).is_file()  # the file the build wrote
     assert page.evaluate("window.__notReloaded") is True
     page.wait_for_function("document.querySelectorAll('link[rel=stylesheet]').length === 1")
 
