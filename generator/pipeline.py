@@ -217,7 +217,8 @@ def build_site(
                 raise BuildFailed(report)
             if early:
                 assert published is not None and isinstance(sink, OutputWriter)
-                published(sink.publish(), content.config.base_url)
+                assert index is not None
+                published(sink.publish(index.stale()), content.config.base_url)
                 phases.done("published the pages")
                 _finish_index(index, sink, phases)
             stats = sink.commit()

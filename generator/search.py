@@ -789,6 +789,13 @@ class ShardedIndex:
         # Shards waiting for finish() (with defer): shard, slot, key and pages (not cut).
         self._deferred: list[tuple[int, str, str, list[tuple[str, str, bytes | None]]]] = []
 
+    def stale(self) -> list[str]:
+        """The files the last build recorded that this build has not produced so far,
+        but for the files of its search bundles (replaced when a shard is indexed)."""
+        left = {file for files in self._left.values() for file in files}
+        return [file for file in self.recorded
+                if file not in self.sink.produced and file not in left]
+
     def bundles_cached(self) -> bool:
         """Whether the cache holds a bundle for every shard (of pages that may since have
         changed): a build started from another build's cache, as serve's first is."""

@@ -222,6 +222,7 @@ class OutputWriter:
         self._marked = False  # a fresh folder has been given its marker
         self._placed_dirs: set[str] = set()  # output folders the commit has made sure of
         self._published: list[str] = []  # files placed ahead of the commit (publish())
+        self._removed_early: list[str] = []  # and those it removed
         # What survey() found: the dot entries it looked into, the files not produced
         # then and the folders holding none; the commit removes the stale ones.
         self._survey: tuple[frozenset[str], list[str], set[str]] | None = None
@@ -403,9 +404,11 @@ class OutputWriter:
             dots = frozenset(self._dots_before | dot_names(self.produced))
             self._survey = dots, *self._unproduced(dots)
 
-    def publish(self) -> WriteStats:
-        """Move the files staged so far into place now, ahead of the rest of the build;
-        nothing is removed. Says which files it placed.
+    def publish(self, stale: Iterable[str] = ()) -> WriteStats:
+        """Move the files staged so far into place now, ahead of the rest of the build,
+        and remove those of ``stale`` (files the caller knows the last build wrote) that
+        this build has not produced. Says which files it placed and removed; the commit
+        removes the other stale files.
 
         For a preview (``factsite serve``) that shows the new pages while the search
         index is still being made. Until :meth:`commit`, the folder then holds neither
@@ -418,8 +421,15 @@ class OutputWriter:
         placed = sorted(self.staged)
         self._place_staged()
         self._published += placed
+        removed = []
+        for relpath in sorted(set(stale) - self.produced):
+            if self._own_file(check_relpath(relpath)) is not None:  # not through a link
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(f"{self.root}/{relpath}")
+                    removed.append(relpath)
+        self._removed_early += removed
         return WriteStats(written=len(placed), unchanged=len(self.produced) - len(placed),
-                          changed=placed)
+                          removed=len(removed), changed=sorted([*placed, *removed]))
 
     def commit(self) -> WriteStats:
         """Remove what the site no longer produces, then move the staged files into place."""
@@ -431,13 +441,14 @@ class OutputWriter:
         written = {*self.staged, *self._published}
         stats = WriteStats(written=len(written), unchanged=len(self.produced) - len(written))
         dots = dot_names(self.produced)
-        removed = self._remove_stale(self._dots_before | dots)
+        removed = [*self._removed_early, *self._remove_stale(self._dots_before | dots)]
         stats.removed = len(removed)
         stats.changed = sorted({*written, *removed})  # lets `serve` reload only what changed
         self._place_staged()
         self._clear_staging()
         self._write_marker(dots)
         self._published.clear()
+        self._removed_early.clear()
         return stats
 
     def _place_staged(self) -> None:

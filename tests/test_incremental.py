@@ -526,8 +526,9 @@ def test_only_the_shards_whose_indexed_text_changed_are_indexed_again(site, run,
                                   "template"])
 def test_a_preview_build_publishes_its_pages_before_the_search_index(site, run, tmp_path,
                                                                      monkeypatch, edit):
-    """serve's builds (``published``) put every page in place before Pagefind indexes
-    the changed shards (the last build's index is served whole meanwhile), then end as
+    """serve's builds (``published``) put every page in place (and take the stale ones
+    away) before Pagefind indexes the changed shards (the last build's index is served
+    whole meanwhile), then end as
     any build does: with the site a build from nothing makes. Six shards, and pages
     rendered on forks from the first on (as a large site's are when many change): the
     shards to index wait for the end (``defer``), their pages read again then."""
@@ -552,8 +553,9 @@ def test_a_preview_build_publishes_its_pages_before_the_search_index(site, run, 
     assert after == from_nothing(run, site, tmp_path, "fresh")
     assert bundle(then) == bundle(before)
     pages = bundle(after, inside=False)
-    assert {name: then.get(name) for name in pages} == pages
-    assert set(changed) == {name for name in pages if before.get(name) != pages[name]}
+    assert bundle(then, inside=False) == pages  # stale pages gone at once, too
+    assert set(changed) == {name for name in {*pages, *bundle(before, inside=False)}
+                            if before.get(name) != pages.get(name)}
     assert set(result.stats.changed) >= set(changed)
     if edit == "body":
         assert bundle(after) != bundle(before)

@@ -684,6 +684,38 @@ def test_publish_places_what_is_staged_and_the_commit_the_rest(tmp_path):
         MARKER, "checks/a/index.html", "checks/b/index.html", "pagefind/y.pf", "same.txt"]
 
 
+def test_publish_removes_the_stale_files_it_is_told_of(tmp_path):
+    """The pages of a deleted check go at once, not at the commit; the files it is not
+    told of (an old search bundle), and any this build produced, stay until then."""
+    out = tmp_path / "out"
+    first = OutputWriter(out)
+    for relpath in ("index.html", "checks/gone/index.html", "tags/t/index.html",
+                    "pagefind/old.pf"):
+        first.write(relpath, relpath.encode())
+    first.commit()
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "index.html").write_bytes(b"not the site's")
+    (out / "linked").symlink_to(tmp_path / "elsewhere")
+
+    second = OutputWriter(out)
+    second.write("index.html", b"new home")
+    second.keep("tags/t/index.html")
+    placed = second.publish(["checks/gone/index.html", "tags/t/index.html",
+                             "linked/index.html", "never/there.html"])
+    assert (placed.written, placed.removed) == (1, 1)
+    assert placed.changed == ["checks/gone/index.html", "index.html"]
+    assert not (out / "checks/gone/index.html").exists()
+    assert (out / "tags/t/index.html").exists() and (out / "pagefind/old.pf").exists()
+    assert (tmp_path / "elsewhere" / "index.html").exists()  # never through a link
+    second.write("pagefind/new.pf", b"new bundle")
+    stats = second.commit()
+    assert stats.removed == 3  # the page at publish, then the old bundle and the link
+    assert stats.changed == ["checks/gone/index.html", "index.html", "linked",
+                             "pagefind/new.pf", "pagefind/old.pf"]
+    assert not (out / "checks").exists()  # its emptied folders go at the commit
+    assert (tmp_path / "elsewhere" / "index.html").exists()
+
+
 def test_publish_into_a_new_folder_lists_every_file(tmp_path):
     writer = OutputWriter(tmp_path / "out")
     writer.write("index.html", b"home")

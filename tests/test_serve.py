@@ -447,6 +447,30 @@ def test_a_tab_reloads_before_the_search_index_is_finished(served, monkeypatch):
     assert bundle() != before
 
 
+def test_a_deleted_checks_tab_reloads_before_the_search_index_is_finished(served,
+                                                                          monkeypatch):
+    """Its page goes when the new pages are placed, not at the end of the build: the
+    tab shows the 404 page while Pagefind still works on the shard."""
+    release = threading.Event()
+    finish = ShardedIndex.finish
+
+    def held(index: ShardedIndex) -> None:
+        assert release.wait(WAIT), "the tab was never told"
+        finish(index)
+
+    monkeypatch.setattr(ShardedIndex, "finish", held)
+    tab = served.tab("/checks/byd-battery/")
+    try:
+        served.site.remove("content/entries/2021/2021-03-08-byd-battery.md")
+        tab.wait("reload")
+        assert served.get("/checks/byd-battery/").status == 404
+        assert "built" not in tab.kinds()
+    finally:
+        release.set()
+    tab.wait("built")
+    assert served.get("/checks/byd-battery/").status == 404
+
+
 def test_a_tab_waiting_on_a_missing_page_reloads_when_it_appears(served):
     tab = served.tab("/checks/new-check/")
     assert served.get("/checks/new-check/").status == 404
