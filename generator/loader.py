@@ -648,12 +648,16 @@ def load_site(
     site_dir: Path,
     report: Report,
     *,
+    config: SiteConfig | None = None,
     base_url: str | None = None,
     cache: MemoryCache | DiskCache | None = None,
     jobs: int = 1,
     digests: dict[str, str] | None = None,
 ) -> Content | None:
     """Load and validate a whole site; ``None`` when its settings cannot be read.
+
+    ``config``: the settings, when the caller has read them already (``load_config``,
+    with ``base_url``); they are read here otherwise.
 
     ``digests`` maps content file paths to the :func:`~generator.cache.file_digest` of
     their bytes where those are known already (the build stamp's); such files are read
@@ -662,7 +666,8 @@ def load_site(
     With a readable ``site.yaml`` everything else is loaded even if it has errors, so the
     report is complete; the caller checks ``report.errors`` before going on.
     """
-    config = load_config(site_dir, report, base_url)
+    if config is None:
+        config = load_config(site_dir, report, base_url)
     if config is None:
         return None
     loader = _Loader(

@@ -78,7 +78,10 @@ def build_site(
     site_dir = options.site_dir
     protected = [site_dir / "content", site_dir / "templates"]
     jobs = options.jobs or os.cpu_count() or 1
-    search = _start_search(jobs) if write and _search_on(site_dir) else []
+    config = load_config(site_dir, report, options.base_url)  # once: it says if search is on
+    if config is None:
+        raise BuildFailed(report)
+    search = _start_search(jobs) if write and config.search else []
     # Python's cycle collector runs after every few hundred new objects, and each of its
     # full passes walks every object alive. Loading, the graph and the page keys make
     # millions of objects and (measured) almost no reference cycles, so it only cost
@@ -96,8 +99,7 @@ def build_site(
         if cache is None and options.cache_dir is not None:
             cache = disk_cache = DiskCache(options.cache_dir / CACHE_FILE)
         try:
-            content = load_site(site_dir, report, base_url=options.base_url, cache=cache,
-                                jobs=jobs,
+            content = load_site(site_dir, report, config=config, cache=cache, jobs=jobs,
                                 digests=inputs.digests())
         finally:
             if disk_cache is not None:
@@ -155,9 +157,7 @@ def build_site(
         committed = False
         try:
             pages_sink: Any = sink
-            if graph.config.search and write and search == []:
-                search = _start_search(jobs)  # site.yaml turned search on since _search_on
-            if graph.config.search and isinstance(search, SearchFailed):
+            if isinstance(search, SearchFailed):  # only started with search on
                 raise search
             # The index is fed the check pages as they are written; a build with content
             # errors writes nothing, so it needs none, nor does a check. They render in
@@ -272,14 +272,14 @@ def build_site(
 
 
 def _start_search(jobs: int) -> list[SearchIndex] | SearchFailed:
-    """The Pagefinds a build that writes may index with (or why there are none).
+    """The Pagefinds a build that writes a site with search on indexes with (or why
+    there are none, reported once the content is loaded).
 
     They start before the content is loaded, while this process is small: starting a
-    program from a large process briefly shows the child at the parent's size. A
-    failure is reported only if the site has search on. With two jobs or more, two of
-    them, to index two shards at once (see search.PARALLEL_SHARD_PAGES). A check
-    (nothing written) makes no index: nothing reads what Pagefind makes, and it was half
-    of what checking 10,000 checks took.
+    program from a large process briefly shows the child at the parent's size. With two
+    jobs or more, two of them, to index two shards at once (see
+    search.PARALLEL_SHARD_PAGES). A check (nothing written) makes no index: nothing
+    reads what Pagefind makes, and it was half of what checking 10,000 checks took.
     """
     try:
         search = [SearchIndex()]
@@ -289,14 +289,6 @@ def _start_search(jobs: int) -> list[SearchIndex] | SearchFailed:
         with contextlib.suppress(SearchFailed):  # one is enough, two are faster
             search.append(SearchIndex())
     return search
-
-
-def _search_on(site_dir: Path) -> bool:
-    """Whether the site's settings leave search on, read before the content is loaded to
-    start Pagefind early (see :func:`_start_search`) only for a site that uses it; if
-    they cannot be read, the loader reports why, and search is on by default."""
-    config = load_config(site_dir, Report())
-    return config is None or config.search
 
 
 def _publishes_early(static_files: list[StaticFile], urls: Urls) -> bool:

@@ -467,13 +467,23 @@ def test_a_site_with_search_off_starts_no_pagefind(
     assert not started.exists()
 
 
-def test_search_turned_on_while_the_build_started_still_makes_the_index(
-        run, site: Site, monkeypatch: pytest.MonkeyPatch) -> None:
-    # site.yaml is read once to decide whether to start Pagefind, and again by the loader;
-    # an edit between the two (in serve) must not leave the site without its index.
-    monkeypatch.setattr("generator.pipeline._search_on", lambda site_dir: False)
+def test_a_build_reads_the_settings_once(run, site: Site, monkeypatch: pytest.MonkeyPatch,
+                                        ) -> None:
+    # They say whether Pagefind starts, before the content is loaded; read a second time
+    # by the loader, an edit in between (in serve) could turn search on with no Pagefind.
+    from generator import config, loader, pipeline
+
+    reads: list[Path] = []
+
+    def counting(site_dir: Path, *args: object) -> object:
+        reads.append(site_dir)
+        return config.load_config(site_dir, *args)
+
+    monkeypatch.setattr(pipeline, "load_config", counting)
+    monkeypatch.setattr(loader, "load_config", counting)
     fill(site)
     built(run, site, "--no-cache")
+    assert reads == [site.root]
     assert (site.out / "pagefind" / "pagefind.js").is_file()
     assert (site.out / "search" / "index.html").is_file()
 
