@@ -792,9 +792,8 @@ class ShardedIndex:
     def stale(self) -> list[str]:
         """The files the last build recorded that this build has not produced so far,
         but for the files of its search bundles (replaced when a shard is indexed)."""
-        left = {file for files in self._left.values() for file in files}
-        return [file for file in self.recorded
-                if file not in self.sink.produced and file not in left]
+        return [file for file, record in self.recorded.items()
+                if file not in self.sink.produced and not record.key.startswith(_BUNDLE)]
 
     def bundles_cached(self) -> bool:
         """Whether the cache holds a bundle for every shard (of pages that may since have
