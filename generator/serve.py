@@ -377,7 +377,6 @@ class Preview:
         self.tabs: set[Tab] = set()
         self._asset_hrefs: dict[str, str] = {}  # asset name → href in the served pages
         self._early: dict[str, bytes] = {}  # href → a stylesheet tabs use before it is built
-        self._early_swaps: dict[str, str] = {}  # old href → that stylesheet's href
         self._warnings: set[str] = set()  # printed already: repeat only new ones
         self._notes: set[str] = set()  # the same for the notes (facts about a build)
         self._reloaded = 0  # tabs told to reload by the build under way
@@ -422,7 +421,7 @@ class Preview:
         assert self.theme is not None
         with self._cond:
             urls, served = self.urls, dict(self._asset_hrefs)
-        edited: list[tuple[str, str, str, bytes]] = []  # name, old href, new href, bytes
+        edited: list[tuple[str, str, bytes]] = []  # old href, new href, bytes
         for asset in self.theme.assets.values():
             old = served.get(asset.name)
             href = urls.href(urls.asset(asset.published))
@@ -433,16 +432,15 @@ class Preview:
             except OSError:
                 continue
             if published_name(asset.name, data) == asset.published:
-                edited.append((asset.name, old, href, data))
+                edited.append((old, href, data))
         if not edited:
             return
+        # The served hrefs stay those of the pages until the build has placed new ones: a
+        # tab opened meanwhile is switched then, by the same comparison (see _show).
         with self._cond:
-            for name, old, href, data in edited:
-                self._asset_hrefs[name] = href
-                self._early[href] = data
-                self._early_swaps[old] = href  # for tabs that open before the build ends
+            self._early.update((href, data) for _, href, data in edited)
             for tab in self.tabs:
-                swap = {old: href for _, old, href, _ in edited if old.encode() in tab.body}
+                swap = {old: href for old, href, _ in edited if old.encode() in tab.body}
                 if swap and not tab.done:
                     tab.body = _swapped(tab.body, swap)  # what the build is to make of it
                     tab.send("css", {"swap": swap, "version": version_of(tab.body)})
@@ -467,7 +465,6 @@ class Preview:
         with self._cond:
             self._show(set(result.stats.changed), result.base_url)
             self._early.clear()  # written by now
-            self._early_swaps.clear()
             self.builds += 1
             self.last = result
             for tab in self.tabs:
@@ -480,10 +477,10 @@ class Preview:
         assert self.theme is not None
         urls = Urls(base_url)  # the build has just read site.yaml
         hrefs = {a.name: urls.href(urls.asset(a.published)) for a in self.theme.assets.values()}
-        swaps = {  # and those made before the build (for the tabs opened since)
-            **self._early_swaps,
-            **{old: hrefs[name] for name, old in self._asset_hrefs.items()
-               if name in hrefs and hrefs[name] != old},
+        swaps = {
+            old: hrefs[name]
+            for name, old in self._asset_hrefs.items()
+            if name in hrefs and hrefs[name] != old
         }
         recovered = bool(self.errors)
         self.errors = []
