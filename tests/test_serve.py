@@ -202,6 +202,24 @@ def serving(site: Site, **options: Any) -> Iterator[Served]:
         server.stop()
 
 
+@contextlib.contextmanager
+def held(monkeypatch: pytest.MonkeyPatch, owner: Any, name: str) -> Iterator[threading.Event]:
+    """``owner.name`` (``serve.build``, ``ShardedIndex.finish``) waits, when called, until
+    the event given is set (at the latest on leaving), to look at what happens before."""
+    release = threading.Event()
+    real = getattr(owner, name)
+
+    def waiting(*args: Any, **kwargs: Any) -> Any:
+        assert release.wait(WAIT), f"the test never let {name} go on"
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(owner, name, waiting)
+    try:
+        yield release
+    finally:
+        release.set()
+
+
 def fill(site: Site) -> None:
     site.entry(
         "2020/2020-12-15-byd-xiaomi-car",
@@ -420,20 +438,12 @@ def test_a_tab_reloads_before_the_search_index_is_finished(served, monkeypatch):
     """A tab reloads as soon as its page is in place: Pagefind's work on the changed
     shard (held back here until the tab has been told) does not delay it, and the served
     index is the last build's, whole, until the new one replaces it."""
-    release = threading.Event()
-    finish = ShardedIndex.finish
-
-    def held(index: ShardedIndex) -> None:
-        assert release.wait(WAIT), "the tab was never told"
-        finish(index)
-
     def bundle() -> dict[str, bytes]:
         return {f: d for f, d in snapshot(served.root).items() if f.startswith("pagefind/")}
 
-    monkeypatch.setattr(ShardedIndex, "finish", held)
     tab = served.tab("/checks/byd-battery/")
     before = bundle()
-    try:
+    with held(monkeypatch, ShardedIndex, "finish"):
         served.site.entry("2021/2021-03-08-byd-battery", title="BYD battery",
                           verdict="misleading", companies="[BYD Auto]",
                           extra="tags: [automotive]", body="Revised while indexing.")
@@ -441,8 +451,6 @@ def test_a_tab_reloads_before_the_search_index_is_finished(served, monkeypatch):
         assert "Revised while indexing." in served.get("/checks/byd-battery/").text
         assert bundle() == before
         assert "built" not in tab.kinds()
-    finally:
-        release.set()
     tab.wait("built")
     assert bundle() != before
 
@@ -451,22 +459,12 @@ def test_a_deleted_checks_tab_reloads_before_the_search_index_is_finished(served
                                                                           monkeypatch):
     """Its page goes when the new pages are placed, not at the end of the build: the
     tab shows the 404 page while Pagefind still works on the shard."""
-    release = threading.Event()
-    finish = ShardedIndex.finish
-
-    def held(index: ShardedIndex) -> None:
-        assert release.wait(WAIT), "the tab was never told"
-        finish(index)
-
-    monkeypatch.setattr(ShardedIndex, "finish", held)
     tab = served.tab("/checks/byd-battery/")
-    try:
+    with held(monkeypatch, ShardedIndex, "finish"):
         served.site.remove("content/entries/2021/2021-03-08-byd-battery.md")
         tab.wait("reload")
         assert served.get("/checks/byd-battery/").status == 404
         assert "built" not in tab.kinds()
-    finally:
-        release.set()
     tab.wait("built")
     assert served.get("/checks/byd-battery/").status == 404
 
@@ -636,27 +634,21 @@ def test_a_stylesheet_edit_reaches_the_tabs_before_the_build_renders(served, mon
     the build has placed the new one."""
     from generator import serve
 
-    release = threading.Event()
-    real_build = serve.build
-
-    def held(*args, **kwargs):
-        assert release.wait(WAIT), "the test never let the build go on"
-        return real_build(*args, **kwargs)
-
-    monkeypatch.setattr(serve, "build", held)
     tab = served.tab("/checks/byd-battery/")
     old = re.search(r'<link rel="stylesheet" href="([^"]+)"', served.get("/").text).group(1)
     theme_css = (REPO / "templates/assets/style.css").read_text(encoding="utf-8")
-    served.site.write("templates/assets/style.css", theme_css + "\nbody { color: #123456; }\n")
-    data = tab.wait("css")  # while the build waits
-    new = data["swap"][old]
-    assert new != old and not (served.root / new.lstrip("/")).exists()
-    response = served.get(new)
-    assert response.status == 200 and response.headers["content-type"].startswith("text/css")
-    assert "#123456" in response.text
-    assert f'href="{old}"' in served.get("/checks/byd-battery/").text  # not built yet
-    late = served.tab("/about/")
-    release.set()
+    with held(monkeypatch, serve, "build"):
+        served.site.write("templates/assets/style.css",
+                          theme_css + "\nbody { color: #123456; }\n")
+        data = tab.wait("css")  # while the build waits
+        new = data["swap"][old]
+        assert new != old and not (served.root / new.lstrip("/")).exists()
+        response = served.get(new)
+        assert response.status == 200
+        assert response.headers["content-type"].startswith("text/css")
+        assert "#123456" in response.text
+        assert f'href="{old}"' in served.get("/checks/byd-battery/").text  # not built yet
+        late = served.tab("/about/")
     assert late.wait("css")["swap"] == {old: new}
     tab.wait("built")
     late.wait("built")

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 import pytest
 from conftest import REPO, Site
 from playwright.sync_api import BrowserContext, Page, sync_playwright
-from test_serve import WAIT, Served, fill, serving
+from test_serve import WAIT, Served, fill, held, serving
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [
@@ -137,18 +137,8 @@ def test_css_change_swaps_the_stylesheet_without_reloading(chromium, served, mon
     # The build the edit starts is held: the new stylesheet reaches the page before it.
     from generator import serve
 
-    release = threading.Event()
-    real_build = serve.build
-
-    def held(*args, **kwargs):
-        assert release.wait(WAIT), "the test never let the build go on"
-        return real_build(*args, **kwargs)
-
-    monkeypatch.setattr(serve, "build", held)
-    try:
+    with held(monkeypatch, serve, "build") as release:
         chromium.run(css_swaps_without_reload, chromium.page, served, release)
-    finally:
-        release.set()
 
 
 def css_swaps_without_reload(new_page: Callable[[], Page], served: Served,
