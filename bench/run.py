@@ -545,27 +545,18 @@ class Bench:
         # (an editable install: pip compiled none) were compiled again on every build.
         base.pop("PYTHONDONTWRITEBYTECODE", None)
         tools = {}
-        corpus = paths["factsite"]
-        tools["factsite"] = Tool(
-            "factsite",
-            [str(self.a.factsite), "build", str(corpus), *self.a.factsite_arg],
-            REPO,
-            dict(base, FACTSITE_NOW=FACTSITE_NOW),
-            corpus / "output",
-            [corpus / "output", corpus / ".factsite-cache"],
-            corpus / "content" / "entries",
-        )
-        if "nosearch" in paths:
-            copy = paths["nosearch"]
-            tools["nosearch"] = Tool(
-                "nosearch",
-                [str(self.a.factsite), "build", str(copy), *self.a.factsite_arg],
-                REPO,
-                dict(base, FACTSITE_NOW=FACTSITE_NOW),
-                copy / "output",
-                [copy / "output", copy / ".factsite-cache"],
-                copy / "content" / "entries",
-            )
+        for name in ("factsite", "nosearch"):  # the same factsite, on its own copy
+            if name in paths:
+                site = paths[name]
+                tools[name] = Tool(
+                    name,
+                    [str(self.a.factsite), "build", str(site), *self.a.factsite_arg],
+                    REPO,
+                    dict(base, FACTSITE_NOW=FACTSITE_NOW),
+                    site / "output",
+                    [site / "output", site / ".factsite-cache"],
+                    site / "content" / "entries",
+                )
         if "hugo" in paths:
             hugo = paths["hugo"]
             cachedir = self.work / f"hugo-cache-{entries}"
@@ -1040,14 +1031,7 @@ def render(report: dict) -> tuple[str, str]:
                 cells.append("FAILED")
             else:
                 cells.append(_fmt(m["median"], m["unit"]))
-        for ref in ("hugo", "pelican"):
-            t = tgt.get((s, ref))
-            fm, rm_ = med[s].get("factsite", {}).get("median"), med[s].get(ref, {}).get("median")
-            ratio = t["ratio"] if t else (fm / rm_ if fm and rm_ else None)
-            cells.append(f"{ratio:.2f}×" if ratio is not None else "—")
-            cells.append(f"≤ {t['target']}×" if t else "")
-            cells.append(t["result"] if t else "")
-        rows.append(cells)
+        rows.append(cells + _ratio_cells(med[s], "factsite", s, tgt))
     sc = report.get("scale")
     if sc:
         run = sc["run"]
@@ -1119,25 +1103,27 @@ def render(report: dict) -> tuple[str, str]:
         notes.extend(f"  - {f}" for f in report["failures"])
     text_lines, md_lines = [title, sub, ""], [f"**{title}**", "", sub, ""]
     for caption, table_head, table_rows in tables:
-        widths = [max(len(str(r[i])) for r in [table_head, *table_rows])
-                  for i in range(len(table_head))]
-
-        def line(cells: list, widths: list[int] = widths) -> str:
-            return "  ".join(str(c).ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()
-
-        def md_row(cells: list) -> str:
-            return "| " + " | ".join(str(c) for c in cells) + " |"
-
         if caption:
             text_lines += [caption, ""]
             md_lines += [caption, ""]
-        text_lines += [line(table_head), line(["-" * w for w in widths]),
-                       *map(line, table_rows), ""]
-        md_lines += [md_row(table_head), md_row(["---"] + ["---:"] * (len(table_head) - 1)),
-                     *map(md_row, table_rows), ""]
+        text_lines += [*_text_table(table_head, table_rows), ""]
+        md_lines += [*_md_table(table_head, table_rows), ""]
     text = "\n".join([*text_lines, *notes]).rstrip() + "\n"
     md = "\n".join([*md_lines, *notes])
     return text, md.rstrip() + "\n"
+
+
+def _text_table(head: list[str], rows: list[list[str]]) -> list[str]:
+    """The lines of a table in columns padded to their widest cell."""
+    widths = [max(len(str(r[i])) for r in [head, *rows]) for i in range(len(head))]
+    return ["  ".join(str(c).ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()
+            for cells in [head, ["-" * w for w in widths], *rows]]
+
+
+def _md_table(head: list[str], rows: list[list[str]]) -> list[str]:
+    """The lines of a Markdown table, the first column left-aligned, the others right."""
+    return ["| " + " | ".join(str(c) for c in cells) + " |"
+            for cells in [head, ["---"] + ["---:"] * (len(head) - 1), *rows]]
 
 
 def _nosearch_table(report: dict) -> tuple[str, list[str], list[list[str]]]:
@@ -1158,15 +1144,23 @@ def _nosearch_table(report: dict) -> tuple[str, list[str], list[list[str]]]:
         value = m["median"]
         cells = [SCENARIO_TITLES[s], "FAILED" if value is None else _fmt(value, m["unit"]),
                  f"{value / full:.2f}×" if value is not None and full else "—"]
-        for ref in ("hugo", "pelican"):
-            t = tgt.get((s, ref))
-            other = med[s].get(ref, {}).get("median")
-            ratio = t["ratio"] if t else (value / other if value and other else None)
-            cells.append(f"{ratio:.2f}×" if ratio is not None else "—")
-            cells.append(f"≤ {t['target']}×" if t else "")
-            cells.append(t["result"] if t else "")
-        rows.append(cells)
+        rows.append(cells + _ratio_cells(med[s], "nosearch", s, tgt))
     return caption, head, rows
+
+
+def _ratio_cells(medians: dict[str, dict], tool: str, scenario: str,
+                 targets: dict[tuple[str, str], dict]) -> list[str]:
+    """``tool``'s ratio to Hugo and to Pelican in one scenario (``medians``: by tool),
+    each with its target and result where the issue sets one."""
+    cells = []
+    for ref in ("hugo", "pelican"):
+        t = targets.get((scenario, ref))
+        mine = medians.get(tool, {}).get("median")
+        theirs = medians.get(ref, {}).get("median")
+        ratio = t["ratio"] if t else (mine / theirs if mine and theirs else None)
+        cells += [f"{ratio:.2f}×" if ratio is not None else "—",
+                  f"≤ {t['target']}×" if t else "", t["result"] if t else ""]
+    return cells
 
 
 # --------------------------------------------------------------------------- CLI
