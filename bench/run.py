@@ -66,6 +66,8 @@ TOOLS = ("factsite", "hugo", "pelican", "nosearch", "hugosearch")
 # the issue, compare like with like, so that whoever sets the targets can weigh the index:
 # "nosearch" is factsite on a copy of its corpus with ``search: false`` (no index), and
 # "hugosearch" is Hugo followed by Pagefind's command line, as a Hugo site gets search.
+# Each variant is built from its tool's project, edited as that tool's, and named by it.
+VARIANT_OF = {"nosearch": "factsite", "hugosearch": "hugo"}
 NOSEARCH_SETTING = "search: false\n"
 # Pagefind given what factsite gives it: the check pages only, cut to the article.
 HUGO_PAGEFIND_ARGS = ["--site", "public", "--glob", "checks/**/*.html",
@@ -92,6 +94,12 @@ SCALE_MAX_RSS = 10**9  # "peak RSS <= 1 GB" (decimal gigabyte)
 SCALE_TIME_FACTOR = 1.2
 SAMPLE_INTERVAL = 0.02
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
+
+
+def kind(tool: str) -> str:
+    """The tool whose project and front matter ``tool`` uses: itself, or the one it is a
+    variant of (VARIANT_OF)."""
+    return VARIANT_OF.get(tool, tool)
 
 
 def log(msg: str) -> None:
@@ -456,6 +464,10 @@ class Bench:
             return str(script)
         raise BenchError(f"no hugo in {self.venv}: delete it and run again")
 
+    def uses(self, tool: str) -> bool:
+        """Whether this run builds ``tool``'s project (with it, or a variant of it)."""
+        return any(kind(name) == tool for name in self.a.tools)
+
     def pagefind_binary(self) -> str:
         """The binary inside PyPI's pagefind_bin_extended package (what factsite runs)."""
         found = list((self.venv / "lib").glob(
@@ -519,8 +531,7 @@ class Bench:
             ("hugo", "to_hugo.py", []),
             ("pelican", "to_pelican.py", ["--theme", self.a.pelican_theme]),
         ):
-            users = {"hugo": ("hugo", "hugosearch")}.get(tool, (tool,))
-            if not any(user in self.a.tools for user in users):
+            if not self.uses(tool):
                 continue
             project = self.work / f"{tool}-{entries}"
             pstamp = {
@@ -573,26 +584,25 @@ class Bench:
                     [site / "output", site / ".factsite-cache"],
                     site / "content" / "entries",
                 )
-        if "hugo" in paths:
-            # Both build the same Hugo project, one tool after the other (each tool's
-            # scenarios start with a cold build, which sets the other's output aside).
-            hugo = paths["hugo"]
-            for name in ("hugo", "hugosearch"):
-                cachedir = self.work / f"{name}-cache-{entries}"
-                argv = [self.hugo_binary(), "--quiet"]
-                if name == "hugosearch":  # a failed Hugo build stops it: no index
-                    argv = ["/bin/sh", "-c", 'set -e; "$0" --quiet; exec "$@"', argv[0],
-                            self.pagefind_binary(), *HUGO_PAGEFIND_ARGS]
-                if name in self.a.tools:
-                    tools[name] = Tool(
-                        name,
-                        argv,
-                        hugo,
-                        dict(base, HUGO_CACHEDIR=str(cachedir)),
-                        hugo / "public",
-                        [hugo / "public", hugo / "resources", cachedir],
-                        hugo / "content" / "checks",
-                    )
+        # Both build the same Hugo project, one tool after the other (each tool's
+        # scenarios start with a cold build, which sets the other's output aside).
+        for name in ("hugo", "hugosearch"):
+            if name not in self.a.tools or "hugo" not in paths:
+                continue
+            hugo, cachedir = paths["hugo"], self.work / f"{name}-cache-{entries}"
+            argv = [self.hugo_binary(), "--quiet"]
+            if name == "hugosearch":  # a failed Hugo build stops it: no index
+                argv = ["/bin/sh", "-c", 'set -e; "$0" --quiet; exec "$@"', argv[0],
+                        self.pagefind_binary(), *HUGO_PAGEFIND_ARGS]
+            tools[name] = Tool(
+                name,
+                argv,
+                hugo,
+                dict(base, HUGO_CACHEDIR=str(cachedir)),
+                hugo / "public",
+                [hugo / "public", hugo / "resources", cachedir],
+                hugo / "content" / "checks",
+            )
         if "pelican" in paths:
             pel = paths["pelican"]
             tools["pelican"] = Tool(
@@ -770,10 +780,10 @@ class Bench:
         for tool in tools.values():
             path = tool.entries_root / edit.relpath
             text = path.read_text(encoding="utf-8")
-            if tool.name in ("factsite", "nosearch"):
+            if kind(tool.name) == "factsite":
                 text = _front_matter_sub(text, "verdict", verdict, yaml_fm=True)
                 text = _front_matter_sub(text, "companies", f"[{slug}]", yaml_fm=True)
-            elif tool.name in ("hugo", "hugosearch"):
+            elif kind(tool.name) == "hugo":
                 text = _front_matter_sub(text, "verdicts", json.dumps([verdict]), yaml_fm=True)
                 text = _front_matter_sub(text, "companies", json.dumps([slug]), yaml_fm=True)
             else:  # Pelican: verdict -> Category (its label) and Verdict; companies -> Tags
@@ -803,7 +813,7 @@ class Bench:
             "factsite": [str(self.a.factsite), "--version"],
             "pelican": [str(self.venv / "bin" / "pelican"), "--version"],
         }
-        if "hugo" in self.a.tools or "hugosearch" in self.a.tools:
+        if self.uses("hugo"):
             cmds["hugo"] = [self.hugo_binary(), "version"]
         if "hugosearch" in self.a.tools:
             cmds["pagefind"] = [self.pagefind_binary(), "--version"]
@@ -964,16 +974,16 @@ def summarize(runs: list[Run], scale: Run | None, scale_entries: int | None, met
                 "failed": [r.error for r in failed],
                 "unit": "bytes" if s == "memory" else "seconds",
             }
+    ran = {tool for by_tool in medians.values() for tool in by_tool}
     out = {
         "meta": meta,
         "medians": medians,
         "targets": _targets(medians, "factsite"),
-        # Not targets: what the same limits would say of factsite without a search index.
-        "nosearch": _targets(medians, "nosearch") if any(
-            "nosearch" in m for m in medians.values()) else [],
-        # Nor these: factsite against Hugo with a search index of its own.
-        "hugosearch": _targets(medians, "factsite", {"hugo": "hugosearch"}) if any(
-            "hugosearch" in m for m in medians.values()) else [],
+        # Not targets: what the same limits would say of factsite without a search index,
+        "nosearch": _targets(medians, "nosearch") if "nosearch" in ran else [],
+        # and of factsite against Hugo with a search index of its own.
+        "hugosearch": (_targets(medians, "factsite", {"hugo": "hugosearch"})
+                       if "hugosearch" in ran else []),
         "runs": [r.as_dict() for r in runs],
     }
     if scale is not None:
