@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import hashlib
 import json
 import os
 import queue
@@ -38,7 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
-from run import set_aside  # bench/run.py, beside this script
+from run import generate_corpus, set_aside  # bench/run.py, beside this script
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_SCRIPT = Path("../shared/bench/make_corpus.py")  # relative to the repository root
@@ -201,29 +200,15 @@ def main() -> int:
     site = args.work / f"corpus-{args.entries}"
     trash = args.work / "trash"
     set_aside(site, trash)
-    shutil.copytree(pristine_corpus(script, args.entries, args.work), site)
+    # The corpus as generated, made again only when the generator or the number of
+    # entries changed, and copied for each run, which edits it.
+    pristine = args.work / f"pristine-{args.entries}"
+    generate_corpus(sys.executable, script, pristine, args.entries, 1, trash)
+    shutil.copytree(pristine, site)
     try:
         return measure(args, site)
     finally:
         shutil.rmtree(trash, ignore_errors=True)
-
-
-def pristine_corpus(script: Path, entries: int, work: Path) -> Path:
-    """The generated corpus, as generated: made again only when the generator or the
-    number of entries changed (generating 10,000 entries takes about two minutes), and
-    copied for each run, which edits it."""
-    pristine = work / f"pristine-{entries}"
-    made_by = f"{hashlib.sha256(script.read_bytes()).hexdigest()} {entries}\n"
-    stamp = pristine / ".made-by"
-    if stamp.is_file() and stamp.read_text(encoding="utf-8") == made_by:
-        return pristine
-    set_aside(pristine, work / "trash")
-    pristine.parent.mkdir(parents=True, exist_ok=True)
-    print(f"Generating {entries} entries with {script} …", flush=True)
-    subprocess.run([sys.executable, str(script), str(pristine), "--entries", str(entries)],
-                   check=True, stdout=subprocess.DEVNULL)
-    stamp.write_text(made_by, encoding="utf-8")
-    return pristine
 
 
 def measure(args: argparse.Namespace, site: Path) -> int:

@@ -93,6 +93,7 @@ SCALE_MAX_RSS = 10**9  # "peak RSS <= 1 GB" (decimal gigabyte)
 # 100,000 entries within 12x the 10,000-entry time: 1.2x the growth in entries.
 SCALE_TIME_FACTOR = 1.2
 SAMPLE_INTERVAL = 0.02
+STAMP = ".bench-stamp.json"  # in each generated folder: what it was made from
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 
 
@@ -314,6 +315,36 @@ def set_aside(path: Path, trash: Path) -> None:
         rm(path)
 
 
+def stamped(directory: Path, stamp: dict) -> bool:
+    """Whether ``directory`` was made from the inputs ``stamp`` describes."""
+    try:
+        return json.loads((directory / STAMP).read_text(encoding="utf-8")) == stamp
+    except (OSError, ValueError):
+        return False
+
+
+def write_stamp(directory: Path, stamp: dict) -> None:
+    (directory / STAMP).write_text(json.dumps(stamp), encoding="utf-8")
+
+
+def generate_corpus(python: str, script: Path, corpus: Path, entries: int, seed: int,
+                    trash: Path, fresh: bool = False) -> dict:
+    """``script`` (make_corpus.py) run by ``python`` into ``corpus``, unless (``fresh``
+    aside) it holds what the same script made with the same options; its stamp.
+    Generating 10,000 entries takes about two minutes."""
+    stamp = {"entries": entries, "seed": seed, "make_corpus": sha(script)}
+    if fresh or not stamped(corpus, stamp):
+        log(f"generating a {entries:,}-entry corpus in {corpus} ...")
+        set_aside(corpus, trash)
+        corpus.parent.mkdir(parents=True, exist_ok=True)
+        started = time.perf_counter()
+        subprocess.run([python, str(script), str(corpus), "--entries", str(entries),
+                        "--seed", str(seed)], check=True, stdout=subprocess.DEVNULL)
+        write_stamp(corpus, stamp)
+        log(f"  done in {time.perf_counter() - started:.1f} s")
+    return stamp
+
+
 DROP_CACHES = Path("/proc/sys/vm/drop_caches")
 
 
@@ -484,43 +515,11 @@ class Bench:
         if not (fs.exists() and os.access(fs, os.X_OK)):
             raise BenchError(f"factsite not found at {fs} (run 'make build' or use --factsite)")
 
-    def _stamped(self, directory: Path, stamp: dict) -> bool:
-        path = directory / ".bench-stamp.json"
-        try:
-            return json.loads(path.read_text(encoding="utf-8")) == stamp
-        except (OSError, ValueError):
-            return False
-
-    def _write_stamp(self, directory: Path, stamp: dict) -> None:
-        (directory / ".bench-stamp.json").write_text(json.dumps(stamp), encoding="utf-8")
-
     def prepare_corpus(self, entries: int, convert: bool = True) -> dict[str, Path]:
         """WORK/corpus-N (+ hugo-N, pelican-N), regenerated only when their inputs changed."""
         corpus = self.work / f"corpus-{entries}"
-        cstamp = {
-            "entries": entries,
-            "seed": self.a.seed,
-            "make_corpus": sha(self.shared / "make_corpus.py"),
-        }
-        if self.a.fresh or not self._stamped(corpus, cstamp):
-            log(f"generating a {entries:,}-entry corpus in {corpus} ...")
-            rm(corpus)
-            t = time.perf_counter()
-            subprocess.run(
-                [
-                    self.py(),
-                    str(self.shared / "make_corpus.py"),
-                    str(corpus),
-                    "--entries",
-                    str(entries),
-                    "--seed",
-                    str(self.a.seed),
-                ],
-                check=True,
-                stdout=subprocess.DEVNULL,
-            )
-            self._write_stamp(corpus, cstamp)
-            log(f"  done in {time.perf_counter() - t:.1f} s")
+        cstamp = generate_corpus(self.py(), self.shared / "make_corpus.py", corpus, entries,
+                                 self.a.seed, self.trash, fresh=self.a.fresh)
         paths = {"factsite": corpus}
         if not convert:
             return paths
@@ -540,14 +539,14 @@ class Bench:
                 "common": common,
                 "extra": extra,
             }
-            if self.a.fresh or not self._stamped(project, pstamp):
+            if self.a.fresh or not stamped(project, pstamp):
                 log(f"converting it for {tool} into {project} ...")
                 subprocess.run(
                     [self.py(), str(self.shared / script), str(corpus), str(project), *extra],
                     check=True,
                     stdout=subprocess.DEVNULL,
                 )
-                self._write_stamp(project, pstamp)
+                write_stamp(project, pstamp)
             paths[tool] = project
         return paths
 
@@ -556,13 +555,13 @@ class Bench:
         (a copy, not links: the edits rewrite files in place)."""
         copy = corpus.with_name(corpus.name + "-nosearch")
         stamp = {"corpus": cstamp, "setting": NOSEARCH_SETTING}
-        if self.a.fresh or not self._stamped(copy, stamp):
+        if self.a.fresh or not stamped(copy, stamp):
             log(f"copying it with {NOSEARCH_SETTING.strip()!r} into {copy} ...")
-            rm(copy)
+            set_aside(copy, self.trash)
             shutil.copytree(corpus / "content", copy / "content")
             with (copy / "content" / "site.yaml").open("a", encoding="utf-8") as settings:
                 settings.write(NOSEARCH_SETTING)
-            self._write_stamp(copy, stamp)
+            write_stamp(copy, stamp)
         return copy
 
     def make_tools(self, paths: dict[str, Path], entries: int) -> dict[str, Tool]:
